@@ -1,0 +1,31 @@
+"""Typed application state shared by the endpoints (one ``web.AppKey``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .secretbox import SecretBox
+from .settings import Settings
+from .tokens import KeyRing
+
+
+@dataclass(slots=True)
+class Context:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    box: SecretBox
+    keyring: KeyRing
+
+    def now(self) -> int:
+        return int(self.settings.now())
+
+
+CONTEXT: web.AppKey[Context] = web.AppKey("protectserve_context", Context)
+
+
+def context(request: web.Request) -> Context:
+    return request.app[CONTEXT]

@@ -1,0 +1,66 @@
+"""RFC 7662 token introspection, for the realm's service provider.
+
+§2.1: the caller authenticates — here with HTTP Basic ``sph:sph_secret`` (RFC 6749 §2.3.1) —
+and POSTs ``token`` form-encoded. §2.2: an active token yields its metadata; anything unknown,
+expired, revoked or belonging to another realm yields exactly ``{"active": false}``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import BasicAuth, hdrs, web
+
+from ..context import Context, context
+from ..errors import InvalidClient, InvalidRequest, json_response
+from ..secretbox import digest, digest_matches
+from ..storage import realms as realm_repo
+from ..storage import tokens as token_repo
+from ..storage.models import Realm
+from .forms import parse_form, read_body
+
+PATH = "/introspect"
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="authmanager"'}
+MAX_TOKEN = 8192
+
+
+async def authenticate_realm(ctx: Context, session, request: web.Request) -> Realm:  # type: ignore[no-untyped-def]
+    """HTTP Basic ``sph:sph_secret``; the secret is compared as a digest in constant time."""
+    try:
+        creds = BasicAuth.decode(request.headers.get(hdrs.AUTHORIZATION, ""))
+    except ValueError as exc:
+        raise InvalidClient("missing or malformed Basic credentials", headers=BASIC_CHALLENGE) from exc
+    realm = await realm_repo.by_sph(session, creds.login)
+    if realm is None or not digest_matches(creds.password, realm.sph_secret_hash):
+        raise InvalidClient("bad sph credentials", headers=BASIC_CHALLENGE)
+    return realm
+
+
+def token_param(params: dict[str, str]) -> str:
+    token = params.get("token")
+    if not token:
+        raise InvalidRequest("token is required")
+    return token
+
+
+async def handle(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await read_body(request)
+    async with ctx.sessions() as session:
+        realm = await authenticate_realm(ctx, session, request)
+        token = token_param(parse_form(request, body))
+        row = None if len(token) > MAX_TOKEN else await token_repo.by_hash(session, digest(token))
+    now = ctx.now()
+    if row is None or row.realm_id != realm.id or row.revoked_at is not None or row.expires_at <= now:
+        return json_response({"active": False})
+    return json_response({
+        "active": True,
+        "scope": row.scope,
+        "client_id": row.client_id,
+        "sub": row.client_id,
+        "aud": realm.resource,
+        "iss": ctx.settings.issuer,
+        "exp": row.expires_at,
+        "iat": row.issued_at,
+        "token_type": "Bearer",
+        "jti": row.jti,
+        "realm": realm.name,
+    })

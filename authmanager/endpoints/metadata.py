@@ -1,0 +1,42 @@
+"""RFC 8414 authorization server metadata at ``/.well-known/oauth-authorization-server``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..context import context
+from ..errors import json_response
+from ..signatures import METHODS
+from ..storage import realms as realm_repo
+
+PATH = "/.well-known/oauth-authorization-server"
+
+
+def document(issuer: str, scopes: list[str]) -> dict:
+    """RFC 8414 §2 fields. Every URL derives from the configured issuer, never the Host header."""
+    base = issuer.rstrip("/")
+    return {
+        "issuer": issuer,
+        "token_endpoint": f"{base}/token",
+        "registration_endpoint": f"{base}/register",
+        "introspection_endpoint": f"{base}/introspect",
+        "revocation_endpoint": f"{base}/revoke",
+        "jwks_uri": f"{base}/jwks.json",
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": list(METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": ["hmac-sha256", "HMAC-SHA256"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", *METHODS],
+        "scopes_supported": scopes,
+    }
+
+
+async def handle(request: web.Request) -> web.Response:
+    ctx = context(request)
+    async with ctx.sessions() as session:
+        scopes = await realm_repo.all_scope_names(session)
+    resp = json_response(document(ctx.settings.issuer, scopes))
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    del resp.headers["Pragma"]
+    return resp

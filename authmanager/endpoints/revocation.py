@@ -1,0 +1,47 @@
+"""RFC 7009 token revocation.
+
+§2.1: the caller authenticates — either as the realm's service provider (HTTP Basic
+``sph:sph_secret``, for any token of its realm) or as a consumer (a signed request, as at the
+token endpoint, for its own tokens) — and POSTs ``token`` form-encoded. A token issued to
+someone else is refused (``unauthorized_client``) and stays active. §2.2: unknown or already
+invalid tokens get ``200``; so does success.
+"""
+
+from __future__ import annotations
+
+from aiohttp import hdrs, web
+from sqlalchemy import update
+
+from ..context import context
+from ..secretbox import digest
+from ..errors import UnauthorizedClient
+from ..storage import tokens as token_repo
+from ..storage.models import AccessToken
+from .forms import parse_form, read_body
+from .introspection import MAX_TOKEN, authenticate_realm, token_param
+from .token import authenticate, request_view
+
+PATH = "/revoke"
+
+
+async def handle(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await read_body(request)
+    params = parse_form(request, body)
+    now = ctx.now()
+    async with ctx.sessions.begin() as session:
+        if request.headers.get(hdrs.AUTHORIZATION, "").lower().startswith("basic "):
+            realm = await authenticate_realm(ctx, session, request)
+            owns = lambda row: row.realm_id == realm.id  # noqa: E731
+        else:
+            view = request_view(request, ctx.settings.endpoint(PATH), body)
+            client_id = await authenticate(ctx, session, view)
+            owns = lambda row: row.client_id == client_id  # noqa: E731
+        token = token_param(params)
+        row = None if len(token) > MAX_TOKEN else await token_repo.by_hash(session, digest(token))
+        if row is not None:
+            if not owns(row):
+                raise UnauthorizedClient("the token was not issued to the caller")
+            if row.revoked_at is None:
+                await session.execute(update(AccessToken).where(AccessToken.jti == row.jti).values(revoked_at=now))
+    return web.Response(status=200, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,131 @@
+"""OAuth error hierarchy (RFC 6749 §5.2, RFC 7591 §3.2.2, UMA 2.0 grant §3.3.6) and its renderer.
+
+Every error carries ``error``, ``description``, ``status_code`` and extra ``headers``; one
+function turns any of them into a JSON ``web.HTTPException`` with ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from aiohttp import web
+
+
+class OAuthError(Exception):
+    error: ClassVar[str] = "invalid_request"
+    status_code: ClassVar[int] = 400
+
+    def __init__(self, description: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(description or self.error)
+        self.description = description
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, str]:
+        out = {"error": self.error}
+        if self.description:
+            out["error_description"] = self.description
+        return out
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    """RFC 6749 §5.2. One identical body for every cause, so failures leak nothing."""
+
+    error = "invalid_client"
+    status_code = 401
+
+    def __init__(self, description: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__("client authentication failed", headers=headers)
+        #: Why, for logs only; never sent to the caller.
+        self.reason = description or "unspecified"
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class UnsupportedTokenType(OAuthError):
+    error = "unsupported_token_type"
+
+
+class InvalidClientMetadata(OAuthError):
+    error = "invalid_client_metadata"
+
+
+class RequestDenied(OAuthError):
+    """UMA 2.0 grant §3.3.6: the authorization server denies the request."""
+
+    error = "request_denied"
+    status_code = 403
+
+
+class PayloadTooLarge(OAuthError):
+    error = "invalid_request"
+    status_code = 413
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def __init__(self, description: str | None = None, *, retry_after: int = 5):
+        super().__init__(description, headers={"Retry-After": str(retry_after)})
+
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def json_response(payload: object, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(payload, separators=(",", ":")).encode(),
+        content_type="application/json",
+        headers={**NO_STORE, **(headers or {})},
+    )
+
+
+_BY_STATUS: dict[int, type[web.HTTPException]] = {
+    400: web.HTTPBadRequest,
+    401: web.HTTPUnauthorized,
+    403: web.HTTPForbidden,
+    404: web.HTTPNotFound,
+    429: web.HTTPTooManyRequests,
+    500: web.HTTPInternalServerError,
+    503: web.HTTPServiceUnavailable,
+}
+
+
+class _JSONError(web.HTTPException):
+    """An HTTPException whose status is chosen at construction (for 413 and others)."""
+
+    status_code = 400
+
+    def __init__(self, status: int, **kwargs: object) -> None:
+        self.status_code = status
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+def to_http(err: OAuthError) -> web.HTTPException:
+    """Render an OAuthError as the aiohttp exception to raise."""
+    text = json.dumps(err.body(), separators=(",", ":"))
+    headers = {**NO_STORE, **err.headers}
+    cls = _BY_STATUS.get(err.status_code)
+    if cls is None:
+        return _JSONError(err.status_code, text=text, content_type="application/json", headers=headers)
+    return cls(text=text, content_type="application/json", headers=headers)
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"

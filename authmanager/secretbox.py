@@ -1,0 +1,76 @@
+"""Secrets at rest.
+
+* Secrets the AM must use again (consumer secrets ``cks``, signing keys) are sealed with
+  AES-256-GCM under a server key that lives outside the database (a 0600 key file or the
+  ``AUTHMANAGER_SECRET_KEY`` environment variable). A copy of the database alone reveals none.
+* Bearer values the AM only has to recognise (``sph_secret``, access tokens) are stored as
+  SHA-256 digests. They carry 256 random bits, so a fast hash is enough (no password KDF
+  needed); comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_NONCE = 12
+
+
+def b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64u(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def random_secret(nbytes: int = 32) -> str:
+    """A URL-safe random string of ``nbytes`` random bytes (default 256 bits)."""
+    return b64u(secrets.token_bytes(nbytes))
+
+
+def digest(value: str) -> str:
+    """SHA-256 of a high-entropy bearer value, hex."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def digest_matches(value: str, stored: str) -> bool:
+    return hmac.compare_digest(digest(value), stored)
+
+
+class SecretBox:
+    """AES-256-GCM sealing with associated data binding a ciphertext to its row."""
+
+    def __init__(self, key: bytes):
+        if len(key) != 32:
+            raise ValueError("server key must be 32 bytes")
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, *, aad: str) -> str:
+        nonce = os.urandom(_NONCE)
+        return b64u(nonce + self._aead.encrypt(nonce, plaintext, aad.encode()))
+
+    def open(self, sealed: str, *, aad: str) -> bytes:
+        raw = unb64u(sealed)
+        return self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], aad.encode())
+
+    @classmethod
+    def from_settings(cls, *, secret_key: str | None, key_file: Path, create: bool = True) -> "SecretBox":
+        if secret_key:
+            return cls(unb64u(secret_key))
+        if key_file.exists():
+            return cls(unb64u(key_file.read_text().strip()))
+        if not create:
+            raise FileNotFoundError(f"server key file {key_file} not found")
+        key = secrets.token_bytes(32)
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(b64u(key) + "\n")
+        return cls(key)

@@ -1,0 +1,92 @@
+"""RFC 9421 HTTP Message Signatures with ``hmac-sha256`` (§3.3.3), keyed by ``cks``.
+
+Required (RFC 9421 §2.3, §7.2.1): exactly one signature, covering at least ``"@method"``,
+``"@target-uri"`` and ``"content-digest"`` (RFC 9530 §2, validated against the body), with
+``created``, ``nonce`` and ``keyid`` (= ck) parameters. ``alg``, if present, must be
+``hmac-sha256``. Parsing and verification are done by ``http_message_signatures``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+import http_sf
+from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolver, algorithms
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
+
+from ..errors import InvalidClient
+
+if TYPE_CHECKING:
+    from . import RequestView, SecretLookup
+
+REQUIRED_COMPONENTS = ("@method", "@target-uri", "content-digest")
+METHOD = "http_message_signature_hmac_sha256"
+
+
+class _OneKey(HTTPSignatureKeyResolver):
+    def __init__(self, key_id: str, secret: str):
+        self._key_id, self._secret = key_id, secret
+
+    def resolve_public_key(self, key_id: str) -> bytes | None:
+        return self._secret.encode() if key_id == self._key_id else None
+
+
+class _Verifier(HTTPMessageVerifier):
+    # Freshness is judged by the caller against the AM's (injectable) clock and window.
+    max_clock_skew = datetime.timedelta(days=36500)
+
+
+class _Message:
+    """The request as http_message_signatures reads it: method, absolute url, header lines."""
+
+    def __init__(self, request: "RequestView"):
+        self.method = request.method.upper()
+        self.url = request.url
+        self.headers = _HeaderLines(request.header_lines or tuple(request.headers.items()))
+
+
+class _HeaderLines:
+    def __init__(self, lines: tuple[tuple[str, str], ...]):
+        self._lines = lines
+
+    def items(self) -> tuple[tuple[str, str], ...]:
+        return self._lines
+
+    def __iter__(self) -> Any:
+        return iter(name for name, _ in self._lines)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(n.lower() == name.lower() for n, _ in self._lines)
+
+
+def _signature_params(request: "RequestView") -> dict[str, Any]:
+    """Read the single Signature-Input member's parameters (to find ``keyid`` before verifying)."""
+    try:
+        inputs = http_sf.parse(request.headers["Signature-Input"].encode(), tltype="dictionary")
+    except Exception as exc:  # malformed structured field or missing header
+        raise InvalidClient("malformed Signature-Input") from exc
+    if len(inputs) != 1:
+        raise InvalidClient("exactly one signature is required")
+    (member, params), = inputs.values()
+    if not isinstance(member, list):
+        raise InvalidClient("Signature-Input member is not an inner list")
+    return dict(params)
+
+
+async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple[str, str, int, str]:
+    params = _signature_params(request)
+    key_id, nonce, created = params.get("keyid"), params.get("nonce"), params.get("created")
+    if not isinstance(key_id, str) or not isinstance(nonce, str) or type(created) is not int:
+        raise InvalidClient("keyid, nonce and created are required")
+    secret = await lookup_secret(key_id)
+    if secret is None:
+        raise InvalidClient("unknown consumer key")
+    verifier = _Verifier(signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_OneKey(key_id, secret))
+    try:
+        verifier.verify(
+            _Message(request), max_age=None, require_components=REQUIRED_COMPONENTS, body=request.body
+        )
+    except HTTPMessageSignaturesException as exc:
+        raise InvalidClient(f"signature rejected: {exc}") from exc
+    return key_id, nonce, created, METHOD

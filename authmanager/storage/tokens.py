@@ -1,0 +1,17 @@
+"""Issued access tokens, looked up by the SHA-256 of their value."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import AccessToken
+
+
+async def add(session: AsyncSession, token: AccessToken) -> None:
+    session.add(token)
+    await session.flush()
+
+
+async def by_hash(session: AsyncSession, token_hash: str) -> AccessToken | None:
+    return await session.scalar(select(AccessToken).where(AccessToken.token_hash == token_hash))
