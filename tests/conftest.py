@@ -187,3 +187,10 @@ async def running_am(database_url: str, clock: Clock, tmp_path: Path, **override
 async def am(database_url: str, clock: Clock, tmp_path: Path) -> AsyncIterator[AM]:
     async with running_am(database_url, clock, tmp_path) as handle:
         yield handle
+
+
+@pytest.fixture
+async def sqlite_am(clock: Clock, tmp_path: Path) -> AsyncIterator[AM]:
+    """An AM on a SQLite file only, for tests about the file itself."""
+    async with running_am(f"sqlite+aiosqlite:///{tmp_path / 'am.db'}", clock, tmp_path) as handle:
+        yield handle
