@@ -173,3 +173,7 @@ def demo(trace_file: Path | None, signature: str) -> None:
     from .demo import run_demo
 
     raise SystemExit(asyncio.run(run_demo(trace_file=trace_file, signature=signature)))
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from aiohttp import web
 from authmanager.app import create_app
 from authmanager.context import CONTEXT, Context
 from authmanager.realm_admin import NewRealm, add_policy, create_realm
+from authmanager.serving import bound_socket, serve
 from authmanager.settings import Settings
 
 PG_ADMIN_DSN = os.environ.get("PROTECTSERVE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -120,27 +120,6 @@ async def _reset_schema(url: str) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
     await engine.dispose()
-
-
-def bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@asynccontextmanager
-async def serve(app: web.Application, sock: socket.socket) -> AsyncIterator[str]:
-    """Run ``app`` on an already-bound loopback socket; yield its base URL."""
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.SockSite(runner, sock)
-    await site.start()
-    try:
-        host, port = sock.getsockname()[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 @dataclass

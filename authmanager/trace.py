@@ -1,0 +1,111 @@
+"""Tracing real exchanges for ``authmanager demo --trace FILE`` and the docs/sequence/ diagrams.
+
+A server-side middleware on each traced app records every request as it arrives and every
+response as it leaves, so nested calls (the SP fetching the JWKS while serving a consumer)
+appear in the order they really happened. The caller is recognised by the ``User-Agent`` that
+consumer_sdk and rs_middleware send. Only shapes are recorded (method, path, status, error
+codes, parameter *names*), never tokens, secrets or random identifiers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+CALLERS = {"protectserve-consumer_sdk": "Consumer", "protectserve-rs_middleware": "SP"}
+
+
+@dataclass
+class Event:
+    phase: str
+    kind: str  # "request" | "response" | "note"
+    src: str
+    dst: str
+    text: str
+
+
+@dataclass
+class Tracer:
+    phase: str = "setup"
+    events: list[Event] = field(default_factory=list)
+
+    def note(self, party: str, text: str) -> None:
+        self.events.append(Event(self.phase, "note", party, party, text))
+
+    def middleware(self, party: str):  # type: ignore[no-untyped-def]
+        @web.middleware
+        async def trace(request: web.Request, handler):  # type: ignore[no-untyped-def]
+            agent = request.headers.get("User-Agent", "")
+            caller = next((name for prefix, name in CALLERS.items() if agent.startswith(prefix)), "Other")
+            self.events.append(Event(self.phase, "request", caller, party, _describe_request(request)))
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                self.events.append(Event(self.phase, "response", party, caller, _describe_response(exc)))
+                raise
+            self.events.append(Event(self.phase, "response", party, caller, _describe_response(response)))
+            return response
+
+        return trace
+
+    def dump(self, path: Path) -> None:
+        path.write_text("".join(json.dumps(asdict(e)) + "\n" for e in self.events))
+
+    @staticmethod
+    def load(path: Path) -> list[Event]:
+        return [Event(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _describe_request(request: web.Request) -> str:
+    text = f"{request.method} {request.path}"
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        text += " (Bearer token)"
+    elif auth.lower().startswith("basic "):
+        text += " (Basic sph:sph_secret)"
+    elif auth.lower().startswith("oauth "):
+        text += " (OAuth 1.0a HMAC-SHA256)"
+    if "Signature-Input" in request.headers:
+        text += " (RFC 9421 hmac-sha256)"
+    return text
+
+
+def _describe_response(response: web.StreamResponse) -> str:
+    text = str(response.status)
+    challenge = response.headers.get("WWW-Authenticate", "")
+    if challenge.startswith("Bearer"):
+        params = [part.split("=", 1)[0].strip() for part in challenge[len("Bearer"):].split(",") if "=" in part]
+        text += " WWW-Authenticate: Bearer " + ", ".join(params)
+        if 'error="' in challenge:
+            text += " (" + challenge.split('error="', 1)[1].split('"', 1)[0] + ")"
+    body = getattr(response, "body", None) if not isinstance(response, web.HTTPException) else response.text
+    if isinstance(body, bytes):
+        body = body.decode(errors="replace")
+    if isinstance(body, str) and body.startswith("{"):
+        try:
+            keys: Any = json.loads(body)
+        except ValueError:
+            keys = None
+        if isinstance(keys, dict):
+            if "error" in keys:
+                text += f" error={keys['error']}"
+            else:
+                text += " " + _summarise(keys)
+    return text
+
+
+#: Fields worth showing in a diagram, in this order; others are elided.
+SHOWN = ("issuer", "token_endpoint", "registration_endpoint", "jwks_uri", "introspection_endpoint", "resource",
+         "authorization_servers", "realm", "sph", "client_id", "client_secret", "access_token", "token_type",
+         "expires_in", "scope", "active", "client_id", "aud", "keys")
+
+
+def _summarise(doc: dict[str, Any]) -> str:
+    shown = [key for key in dict.fromkeys(SHOWN) if key in doc]
+    if not shown:
+        shown = sorted(doc)[:4]
+    return "{" + ", ".join(shown) + (", …" if len(shown) < len(doc) else "") + "}"

@@ -1,0 +1,56 @@
+"""ProtectServe consumer SDK: walks 401 → resource metadata → AM metadata → register → signed token → retry.
+
+``flow`` and ``signing`` do no I/O and do not import aiohttp; ``ProtectServeAuth``
+(the aiohttp client middleware) is imported lazily so that they stay usable alone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    AccessDenied,
+    ChallengeError,
+    MetadataError,
+    ProtectServeError,
+    RegistrationError,
+    StoreError,
+    TokenRequestError,
+)
+from .flow import USER_AGENT, FlowConfig, handshake
+from .messages import Headers, HttpRequest, HttpResponse, Step
+from .store import ClientCredentials, CredentialStore, FileStore, MemoryStore, Token
+
+if TYPE_CHECKING:
+    from .middleware import ProtectServeAuth
+
+__all__ = [
+    "USER_AGENT",
+    "AccessDenied",
+    "ChallengeError",
+    "ClientCredentials",
+    "CredentialStore",
+    "FileStore",
+    "FlowConfig",
+    "Headers",
+    "HttpRequest",
+    "HttpResponse",
+    "MemoryStore",
+    "MetadataError",
+    "ProtectServeAuth",
+    "ProtectServeError",
+    "RegistrationError",
+    "Step",
+    "StoreError",
+    "Token",
+    "TokenRequestError",
+    "handshake",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ProtectServeAuth":
+        from .middleware import ProtectServeAuth
+
+        return ProtectServeAuth
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

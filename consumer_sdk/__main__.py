@@ -1,0 +1,104 @@
+"""``python -m consumer_sdk get URL``: fetch a ProtectServe-protected resource, walking the handshake.
+
+The body goes to stdout. ``-v`` traces each exchange to stderr (methods, URLs,
+status codes and public values; never cks or a token). On failure a single
+``error: …`` line goes to stderr and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import BinaryIO, TextIO
+
+import aiohttp
+
+from .challenge import find_bearer
+from .errors import ChallengeError, ProtectServeError
+from .flow import USER_AGENT
+from .messages import Step
+from .middleware import ProtectServeAuth
+from .store import FileStore
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m consumer_sdk", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    get = commands.add_parser("get", help="GET a protected URL and print its body")
+    get.add_argument("url")
+    get.add_argument("--scope", action="append", default=None, metavar="S",
+                     help="scope to request (repeatable; default: the realm's scopes_supported)")
+    get.add_argument("-v", "--verbose", action="store_true", help="print each handshake step to stderr")
+    get.add_argument("--store", metavar="PATH", help="credential file (default: user config dir)")
+    get.add_argument("--signature", choices=("rfc9421", "rfc5849"), default="rfc9421",
+                     help="token request signature method (default: rfc9421)")
+    get.add_argument("--client-name", default="protectserve consumer", help="client_name to register with")
+    return parser
+
+
+def format_step(step: Step) -> str:
+    """One trace line: name, exchange, status and the step's public details."""
+    parts = [f"{step.name:<17} {step.method} {step.url} -> {step.status}"]
+    for key, value in step.detail.items():
+        if value is None or value == []:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = " ".join(map(str, value))
+        parts.append(f"{key}={value}")
+    return "  ".join(parts)
+
+
+async def run(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextIO) -> int:
+    """Execute a parsed ``get`` command; returns the exit status."""
+    scopes = None if args.scope is None else [s for arg in args.scope for s in arg.split()]
+
+    def trace(step: Step) -> None:
+        print(format_step(step), file=stderr, flush=True)
+
+    auth = ProtectServeAuth(
+        store=FileStore(args.store),
+        client_name=args.client_name,
+        scopes=scopes,
+        signature_method=args.signature,
+        on_step=trace if args.verbose else None,
+    )
+    try:
+        async with aiohttp.ClientSession(
+            middlewares=[auth], headers={"User-Agent": USER_AGENT}, timeout=aiohttp.ClientTimeout(total=30)
+        ) as session:
+            async with session.get(args.url) as response:
+                body = await response.read()
+                if response.status >= 400:
+                    print(f"error: GET {args.url} -> HTTP {response.status}{_reason(response)}", file=stderr)
+                    return 1
+    except ProtectServeError as exc:
+        code = f" [{exc.error}]" if exc.error and exc.error not in str(exc) else ""
+        print(f"error: {type(exc).__name__}: {exc}{code}", file=stderr)
+        return 1
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        print(f"error: {args.url}: {type(exc).__name__}: {exc}".rstrip(": "), file=stderr)
+        return 1
+    stdout.write(body)
+    stdout.flush()
+    return 0
+
+
+def _reason(response: aiohttp.ClientResponse) -> str:
+    try:
+        challenge = find_bearer(", ".join(response.headers.getall("WWW-Authenticate", [])))
+    except ChallengeError:
+        challenge = None
+    if challenge is not None and challenge.error:
+        return f" ({challenge.error})"
+    return f" {response.reason}" if response.reason else ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return asyncio.run(run(args, stdout=sys.stdout.buffer, stderr=sys.stderr))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Typed failures of the ProtectServe handshake.
+
+Every exception carries the OAuth ``error`` code when the other party sent one
+(RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 6750 §3.1), so callers can branch on it
+without parsing messages. Messages never contain secrets or tokens.
+"""
+
+from __future__ import annotations
+
+
+class ProtectServeError(Exception):
+    """Base class: the consumer could not obtain (or use) an access token."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        description: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+class ChallengeError(ProtectServeError):
+    """The 401/403 ``WWW-Authenticate`` challenge is missing or malformed (RFC 6750 §3, RFC 9728 §5.1)."""
+
+
+class MetadataError(ProtectServeError):
+    """Resource (RFC 9728) or AM (RFC 8414) metadata is unavailable or must not be used."""
+
+
+class RegistrationError(ProtectServeError):
+    """Dynamic client registration failed (RFC 7591 §3.2.2)."""
+
+
+class TokenRequestError(ProtectServeError):
+    """The token endpoint refused the request (RFC 6749 §5.2)."""
+
+    def __init__(self, error: str | None, description: str | None = None, status: int | None = None) -> None:
+        message = f"token request failed: {error or 'unexpected response'}"
+        if status is not None:
+            message += f" (HTTP {status})"
+        if description:
+            message += f": {description}"
+        super().__init__(message, error=error, description=description, status=status)
+
+
+class AccessDenied(TokenRequestError):
+    """The realm's policies deny the request: ``403 request_denied`` (UMA 2.0 grant §3.3.6)."""
+
+
+class StoreError(ProtectServeError):
+    """The credential store cannot be read or written."""

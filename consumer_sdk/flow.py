@@ -1,0 +1,247 @@
+"""The ProtectServe handshake as a pure generator (docs/protocol.md §1-5), modelled on httpx ``Auth.auth_flow``.
+
+``handshake()`` performs no I/O of its own: it yields ``HttpRequest`` values,
+is sent back ``HttpResponse`` values, and returns a ``Token``. Read top to
+bottom it is the 2009 ProtectServe sequence:
+
+1. the SP's 401 ``WWW-Authenticate: Bearer realm, resource_metadata`` (RFC 6750 §3, RFC 9728 §5.1);
+2. the realm's resource metadata (RFC 9728 §3), refused unless it names the resource
+   its URL derives from and the requested URL lies under it (RFC 9728 §3.3, §7.3);
+3. the AM's metadata (RFC 8414 §3), whose ``issuer`` must be the one named (RFC 8414 §3.3);
+4. a consumer key from dynamic client registration (RFC 7591 §3), unless one is stored;
+5. a client-credentials token (RFC 6749 §4.4), the request signed with cks (``signing``).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from .challenge import BearerChallenge, find_bearer
+from .documents import (
+    AuthorizationServer,
+    ResourceMetadata,
+    json_error,
+    read_am_metadata,
+    read_registration,
+    read_resource_metadata,
+    read_token,
+)
+from .errors import ChallengeError, MetadataError, RegistrationError
+from .messages import HttpRequest, HttpResponse, Step
+from .signing import AUTH_METHOD_NAMES, FORM_CONTENT_TYPE, SignatureMethod, sign_token_request
+from .store import ClientCredentials, CredentialStore, Token
+from .urls import authorization_server_metadata_urls, is_http_url, same_origin
+
+USER_AGENT = "protectserve-consumer_sdk/0.1"
+Flow = Generator[HttpRequest, HttpResponse, Token]
+
+
+def default_nonce() -> str:
+    """128 random bits, base64url (RFC 9421 §2.3 ``nonce``, RFC 5849 §3.3 ``oauth_nonce``)."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """What the consumer asks for and how; ``now``/``make_nonce`` are injectable for determinism."""
+
+    client_name: str = "protectserve consumer"
+    scopes: tuple[str, ...] | None = None
+    signature_method: SignatureMethod = "rfc9421"
+    now: Callable[[], float] = time.time
+    make_nonce: Callable[[], str] = default_nonce
+    user_agent: str = USER_AGENT
+
+
+def handshake(
+    *,
+    method: str,
+    url: str,
+    response: HttpResponse,
+    store: CredentialStore,
+    config: FlowConfig = FlowConfig(),
+    held_token: Token | None = None,
+    on_step: Callable[[Step], None] | None = None,
+) -> Flow:
+    """Obtain a token for ``url`` after ``response`` (its 401, or 403 ``insufficient_scope``)."""
+    emit = on_step or (lambda step: None)
+
+    # 1. Challenge: Bearer realm="...", resource_metadata="..." (RFC 6750 §3, RFC 9728 §5.1)
+    challenge = read_challenge(response)
+    emit(Step("challenge", method, url, response.status, _challenge_detail(challenge)))
+
+    # 2. Realm metadata (RFC 9728 §3), checked against the URL requested (§3.3, §7.3)
+    assert challenge.resource_metadata is not None
+    if not same_origin(challenge.resource_metadata, url):
+        raise MetadataError("resource_metadata is not on the origin of the requested URL")
+    reply = yield _get(challenge.resource_metadata, config)
+    realm = _check(emit, "resource_metadata", challenge.resource_metadata, reply, read_resource_metadata,
+                   metadata_url=challenge.resource_metadata, requested_url=url)
+
+    # 3. AM metadata (RFC 8414 §3), its issuer checked (RFC 8414 §3.3)
+    am = yield from _discover_am(realm.authorization_server, config, emit)
+
+    # 4. Consumer key: stored for this AM, else registered (RFC 7591 §3)
+    credentials = store.get_client(am.issuer)
+    from_store = credentials is not None
+    if credentials is None:
+        credentials = yield from _register(am, config, store, emit)
+
+    # 5. Access token, the request signed with cks (RFC 6749 §4.4; docs/protocol.md §5)
+    scopes = requested_scopes(config, realm, challenge, held_token)
+    requested_at = config.now()
+    reply = yield _token_request(am, realm, credentials, scopes, config)
+    if from_store and reply.status == 401 and json_error(reply)[0] == "invalid_client":
+        # The AM may have purged the stored key: register again, once, and retry once.
+        _token_step(emit, am, credentials, scopes, config, reply)
+        credentials = yield from _register(am, config, store, emit)
+        requested_at = config.now()
+        reply = yield _token_request(am, realm, credentials, scopes, config)
+    _token_step(emit, am, credentials, scopes, config, reply)
+    token = read_token(reply, scopes=scopes, requested_at=requested_at, realm=realm, issuer=am.issuer)
+    store.put_token(token)
+    return token
+
+
+def read_challenge(response: HttpResponse) -> BearerChallenge:
+    """The Bearer challenge of a 401/403 that carries ``resource_metadata``, else ``ChallengeError``."""
+    if response.status not in (401, 403):
+        raise ChallengeError(f"expected a 401 or 403 challenge, got HTTP {response.status}", status=response.status)
+    challenge = find_bearer(response.headers.get("WWW-Authenticate"))
+    if challenge is None:
+        raise ChallengeError("no Bearer challenge in WWW-Authenticate", status=response.status)
+    if response.status == 403 and challenge.error != "insufficient_scope":
+        raise ChallengeError("403 without insufficient_scope", error=challenge.error, status=403)
+    if not is_http_url(challenge.resource_metadata):
+        raise ChallengeError("Bearer challenge lacks an absolute resource_metadata URL", error=challenge.error)
+    return challenge
+
+
+def requested_scopes(
+    config: FlowConfig, realm: ResourceMetadata, challenge: BearerChallenge, held_token: Token | None
+) -> tuple[str, ...]:
+    """Configured scopes, else the realm's ``scopes_supported``; for ``insufficient_scope`` (RFC 6750 §3.1)
+    the union of the held token's scopes and the challenge's ``scope``."""
+    if challenge.error == "insufficient_scope":
+        held = held_token.scope if held_token is not None else frozenset(config.scopes or ())
+        return tuple(sorted(held | challenge.scope))
+    if config.scopes is not None:
+        return tuple(config.scopes)
+    return realm.scopes_supported
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+
+def _get(url: str, config: FlowConfig) -> HttpRequest:
+    return HttpRequest("GET", url, {"Accept": "application/json", "User-Agent": config.user_agent})
+
+
+def _token_request(
+    am: AuthorizationServer,
+    realm: ResourceMetadata,
+    credentials: ClientCredentials,
+    scopes: tuple[str, ...],
+    config: FlowConfig,
+) -> HttpRequest:
+    form = [("grant_type", "client_credentials"), ("sph", realm.sph), ("scope", " ".join(scopes))]
+    body = urlencode(form, quote_via=quote).encode("ascii")  # spaces as %20, unambiguous for every parser
+    headers = {"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json", "User-Agent": config.user_agent}
+    signed = sign_token_request(
+        config.signature_method,
+        method="POST",
+        url=am.token_endpoint,
+        headers=headers,
+        body=body,
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
+        created=int(config.now()),
+        nonce=config.make_nonce(),
+    )
+    return HttpRequest("POST", am.token_endpoint, signed, body)
+
+
+def _discover_am(issuer: str, config: FlowConfig, emit: Callable[[Step], None]) -> Generator[
+    HttpRequest, HttpResponse, AuthorizationServer
+]:
+    candidates = authorization_server_metadata_urls(issuer)
+    for index, metadata_url in enumerate(candidates):
+        reply = yield _get(metadata_url, config)
+        if reply.status == 404 and index + 1 < len(candidates):
+            emit(Step("am_metadata", "GET", metadata_url, 404, {"issuer": issuer}))
+            continue
+        return _check(emit, "am_metadata", metadata_url, reply, read_am_metadata,
+                      issuer=issuer, auth_method=AUTH_METHOD_NAMES[config.signature_method])
+    raise AssertionError("unreachable")
+
+
+def _register(
+    am: AuthorizationServer, config: FlowConfig, store: CredentialStore, emit: Callable[[Step], None]
+) -> Generator[HttpRequest, HttpResponse, ClientCredentials]:
+    if am.registration_endpoint is None:
+        raise RegistrationError("the AM publishes no registration_endpoint")
+    body = json.dumps({"client_name": config.client_name}).encode("utf-8")
+    headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": config.user_agent}
+    reply = yield HttpRequest("POST", am.registration_endpoint, headers, body)
+    credentials = _check(emit, "register", am.registration_endpoint, reply, read_registration,
+                         issuer=am.issuer, method="POST")
+    store.put_client(credentials)
+    return credentials
+
+
+def _check(emit: Callable[[Step], None], name: str, url: str, reply: HttpResponse, reader: Callable[..., Any],
+           method: str = "GET", **kwargs: Any) -> Any:
+    """Run ``reader`` on ``reply`` and report the exchange as a ``Step``, also when it is refused."""
+    try:
+        result = reader(reply, **kwargs)
+    except Exception as exc:
+        detail = {"error": getattr(exc, "error", None) or type(exc).__name__, "reason": str(exc)}
+        emit(Step(name, method, url, reply.status, detail))
+        raise
+    emit(Step(name, method, url, reply.status, _detail(result)))
+    return result
+
+
+# --- trace (public values only: never cks, never a token) ---------------------------------------
+
+
+def _challenge_detail(challenge: BearerChallenge) -> dict[str, Any]:
+    detail: dict[str, Any] = {"realm": challenge.realm, "resource_metadata": challenge.resource_metadata}
+    if challenge.error:
+        detail["error"] = challenge.error
+    if challenge.scope:
+        detail["scope"] = " ".join(sorted(challenge.scope))
+    return detail
+
+
+def _detail(result: Any) -> dict[str, Any]:
+    if isinstance(result, ResourceMetadata):
+        return {"resource": result.resource, "realm": result.realm, "sph": result.sph,
+                "authorization_server": result.authorization_server, "scopes_supported": list(result.scopes_supported)}
+    if isinstance(result, AuthorizationServer):
+        return {"issuer": result.issuer, "token_endpoint": result.token_endpoint,
+                "registration_endpoint": result.registration_endpoint}
+    if isinstance(result, ClientCredentials):
+        return {"client_id": result.client_id}
+    return {}
+
+
+def _token_step(emit: Callable[[Step], None], am: AuthorizationServer, credentials: ClientCredentials,
+                scopes: tuple[str, ...], config: FlowConfig, reply: HttpResponse) -> None:
+    detail: dict[str, Any] = {"client_id": credentials.client_id, "signature": config.signature_method,
+                              "scope": " ".join(scopes)}
+    if reply.status == 200:
+        try:
+            granted = json.loads(reply.body)
+            detail.update(granted_scope=granted.get("scope"), expires_in=granted.get("expires_in"))
+        except (ValueError, AttributeError):
+            pass
+    else:
+        detail["error"] = json_error(reply)[0]
+    emit(Step("token", "POST", am.token_endpoint, reply.status, detail))

@@ -1,0 +1,184 @@
+"""Where the consumer keeps its consumer keys (ck/cks, per AM issuer) and access tokens (per resource).
+
+``FileStore`` writes ``credentials.json`` with mode 0600 from its first byte:
+the file is created with ``os.open(..., 0o600)`` under a fresh name and moved
+into place with ``os.replace`` (atomic on POSIX), inside a 0700 directory.
+Secrets never appear in ``repr`` or in log output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from platformdirs import user_config_dir
+
+from .errors import StoreError
+
+#: A token is used only until this many seconds before its ``expires_at``.
+EXPIRY_MARGIN = 30.0
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """A consumer key (RFC 7591 §3.2.1 ``client_id`` = ck, ``client_secret`` = cks) issued by one AM."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    issuer: str
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access token (RFC 6749 §5.1) for one protected resource (RFC 9728 ``resource``)."""
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_at: float
+    scope: frozenset[str]
+    realm: str | None
+    resource: str
+    issuer: str
+
+    def is_usable(self, now: float) -> bool:
+        """Usable only before ``expires_at - 30 s`` (leaves room for clock skew and transit)."""
+        return now < self.expires_at - EXPIRY_MARGIN
+
+
+class CredentialStore(Protocol):
+    """Synchronous storage of consumer keys and tokens; implementations must not log secrets."""
+
+    def get_client(self, issuer: str) -> ClientCredentials | None: ...
+    def put_client(self, credentials: ClientCredentials) -> None: ...
+    def get_token(self, resource: str) -> Token | None: ...
+    def put_token(self, token: Token) -> None: ...
+    def delete_token(self, resource: str) -> None: ...
+    def tokens(self) -> list[Token]: ...
+
+
+class MemoryStore:
+    """Process-local store (the default of ``ProtectServeAuth``)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, ClientCredentials] = {}
+        self._tokens: dict[str, Token] = {}
+
+    def get_client(self, issuer: str) -> ClientCredentials | None:
+        return self._clients.get(issuer)
+
+    def put_client(self, credentials: ClientCredentials) -> None:
+        self._clients[credentials.issuer] = credentials
+
+    def get_token(self, resource: str) -> Token | None:
+        return self._tokens.get(resource)
+
+    def put_token(self, token: Token) -> None:
+        self._tokens[token.resource] = token
+
+    def delete_token(self, resource: str) -> None:
+        self._tokens.pop(resource, None)
+
+    def tokens(self) -> list[Token]:
+        return list(self._tokens.values())
+
+
+def default_path() -> Path:
+    """``<user config dir>/protectserve/credentials.json`` (platformdirs)."""
+    return Path(user_config_dir("protectserve")) / "credentials.json"
+
+
+class FileStore:
+    """JSON file store, re-read on every access so that separate processes share it."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+
+    def __repr__(self) -> str:
+        return f"FileStore({str(self.path)!r})"
+
+    def get_client(self, issuer: str) -> ClientCredentials | None:
+        entry = self._load()["clients"].get(issuer)
+        if entry is None:
+            return None
+        return ClientCredentials(entry["client_id"], entry["client_secret"], issuer)
+
+    def put_client(self, credentials: ClientCredentials) -> None:
+        data = self._load()
+        data["clients"][credentials.issuer] = {
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+        }
+        self._save(data)
+
+    def get_token(self, resource: str) -> Token | None:
+        entry = self._load()["tokens"].get(resource)
+        return None if entry is None else _token_from_json(entry)
+
+    def put_token(self, token: Token) -> None:
+        data = self._load()
+        entry = asdict(token)
+        entry["scope"] = sorted(token.scope)
+        data["tokens"][token.resource] = entry
+        self._save(data)
+
+    def delete_token(self, resource: str) -> None:
+        data = self._load()
+        if data["tokens"].pop(resource, None) is not None:
+            self._save(data)
+
+    def tokens(self) -> list[Token]:
+        return [_token_from_json(entry) for entry in self._load()["tokens"].values()]
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {"version": 1, "clients": {}, "tokens": {}}
+        except OSError as exc:
+            raise StoreError(f"cannot read credential store {self.path}: {exc.strerror}") from None
+        try:
+            data = json.loads(raw)
+            if not isinstance(data.get("clients"), dict) or not isinstance(data.get("tokens"), dict):
+                raise ValueError
+        except (ValueError, AttributeError):
+            raise StoreError(f"credential store {self.path} is not valid") from None
+        return data
+
+    def _save(self, data: dict[str, Any]) -> None:
+        directory = self.path.parent
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = directory / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot write credential store {self.path}: {exc.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(handle.fileno(), 0o600)  # exact mode whatever the umask
+                handle.write(json.dumps(data, indent=2, sort_keys=True).encode())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def _token_from_json(entry: dict[str, Any]) -> Token:
+    try:
+        return Token(
+            access_token=entry["access_token"],
+            token_type=entry["token_type"],
+            expires_at=float(entry["expires_at"]),
+            scope=frozenset(entry["scope"]),
+            realm=entry.get("realm"),
+            resource=entry["resource"],
+            issuer=entry["issuer"],
+        )
+    except (KeyError, TypeError, ValueError):
+        raise StoreError("credential store holds a malformed token entry") from None

@@ -1,0 +1,56 @@
+"""``protect()``: install ProtectServe protection into an existing aiohttp application.
+
+One call appends the middleware, adds the RFC 9728 §3 metadata route and registers the
+cleanup context that owns the outbound ``ClientSession`` and fetches the AM's RFC 8414
+metadata and JWKS at start-up (see ``runtime`` for what happens while the AM is down).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+
+from .config import Mode, ProtectServeConfig
+from .metadata import metadata_handler, metadata_path
+from .middleware import protectserve_middleware
+from .runtime import CONFIG_KEY, RUNTIME_KEY, ProtectServeRuntime
+
+
+def protect(
+    app: web.Application,
+    *,
+    realm: str,
+    resource: str,
+    authorization_manager: str,
+    sph: str,
+    sph_secret: str | None = None,
+    scopes: Sequence[str] = (),
+    resource_name: str | None = None,
+    mode: Mode = "jwks",
+    leeway: int = 30,
+    jwks_refetch_interval: float = 60.0,
+    algorithms: Sequence[str] = ("ES256",),
+    now: Callable[[], float] = time.time,
+) -> ProtectServeConfig:
+    """Protect ``app`` (before it starts); returns the validated configuration.
+
+    Handlers opt in with ``@requires(...)``.  ``scopes`` is what the metadata document lists
+    as ``scopes_supported``.
+    """
+    if CONFIG_KEY in app:
+        raise RuntimeError("protect() was already called for this application")
+    config = ProtectServeConfig(
+        realm=realm, resource=resource, authorization_manager=authorization_manager,
+        sph=sph, sph_secret=sph_secret, scopes=tuple(scopes), resource_name=resource_name,
+        mode=mode, leeway=leeway, jwks_refetch_interval=jwks_refetch_interval,
+        algorithms=tuple(algorithms), now=now,
+    )
+    runtime = ProtectServeRuntime(config)
+    app[CONFIG_KEY] = config
+    app[RUNTIME_KEY] = runtime
+    app.middlewares.append(protectserve_middleware(config=config, runtime=runtime))
+    app.router.add_get(metadata_path(config.resource), metadata_handler(config, lambda: runtime.issuer))
+    app.cleanup_ctx.append(runtime.cleanup_ctx)
+    return config
