@@ -179,7 +179,8 @@ async def test_claims_are_returned_and_payload_must_be_an_object(keyserver: KeyS
     claims = await verifier.verify(token(key, realm="photos"))
     assert claims["realm"] == "photos"
     listy = jws.serialize_compact({"typ": "at+jwt", "alg": "ES256", "kid": "k1"}, b"[1]", key)
-    with pytest.raises(InvalidToken, match="malformed token claims"):
+    # joserfc >= 1.8 refuses a non-object payload itself; older releases leave it to us.
+    with pytest.raises(InvalidToken, match="^malformed token"):
         await verifier.verify(listy)
 
 
