@@ -137,3 +137,36 @@ async def test_consumer_cli_walks_the_handshake_with_a_0600_store(stack, tmp_pat
     assert stat.S_IMODE(os.stat(store).st_mode) == 0o600
     saved = store.read_text()
     assert (await counts(stack.am))["consumers"] == 1 and "client_secret" in saved
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+async def test_forged_tokens_against_the_real_am_keys_never_reach_the_handler(stack):
+    """alg=none and HS256 keyed with the AM's published public key, built from a real token's claims."""
+    import hashlib
+    import hmac
+
+    from joserfc.jwk import ECKey
+
+    good = await _token(stack)
+    claims_b64 = good.split(".")[1]
+    jwk = stack.am.ctx.keyring.jwks()["keys"][0]
+    public_pem = ECKey.import_key(jwk).as_pem(private=False)
+    forged = []
+    for alg in ("none", "None", "NONE"):
+        header = _b64(json.dumps({"alg": alg, "typ": "at+jwt", "kid": jwk["kid"]}).encode())
+        forged.append(f"{header}.{claims_b64}.")
+    header = _b64(json.dumps({"alg": "HS256", "typ": "at+jwt", "kid": jwk["kid"]}).encode())
+    for secret in (public_pem, json.dumps(jwk).encode()):
+        mac = hmac.new(secret, f"{header}.{claims_b64}".encode(), hashlib.sha256).digest()
+        forged.append(f"{header}.{claims_b64}.{_b64(mac)}")
+    async with aiohttp.ClientSession() as http:
+        for token in forged:
+            async with http.get(stack.sp + "photos/", headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 401 and 'error="invalid_token"' in r.headers["WWW-Authenticate"], token
+        async with http.get(stack.sp + "photos/", headers={"Authorization": f"Bearer {good}"}) as r:
+            assert r.status == 200  # the same claims, honestly signed, pass
