@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import AsyncIterator
 
@@ -9,12 +11,14 @@ from aiohttp import web
 from sqlalchemy import exc as sa_exc
 
 from .context import CONTEXT, Context
-from .endpoints import introspection, jwks, metadata, registration, revocation, token
+from .endpoints import feed, grasshopper, introspection, jwks, metadata, registration, revocation, token
 from .errors import OAuthError, PayloadTooLarge, TemporarilyUnavailable, json_response, to_http
 from .secretbox import SecretBox
 from .settings import Settings
 from .storage.db import create_schema, make_engine, make_sessionmaker
-from .tokens import KeyRing
+from .feed import FeedHub
+from .keyring import KeyRing
+from .purge import run_forever as purge_forever
 
 log = logging.getLogger("authmanager")
 
@@ -46,20 +50,45 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
 
 
 def _database_ctx(settings: Settings, *, create: bool):  # type: ignore[no-untyped-def]
+    """Owns the engine, the key ring, the feed poller and the purge task for the app's lifetime."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
+        purger: asyncio.Task[None] | None = None
         try:
             if create:
                 await create_schema(engine)
             sessions = make_sessionmaker(engine)
             box = SecretBox.from_settings(secret_key=settings.secret_key, key_file=settings.resolved_key_file)
-            keyring = await KeyRing.load(sessions, box, now=settings.now())
-            app[CONTEXT] = Context(settings=settings, engine=engine, sessions=sessions, box=box, keyring=keyring)
+            keyring = await KeyRing.load(sessions, box, now=int(settings.now()))
+
+            async def reload_keys() -> None:
+                app[CONTEXT].keyring = await KeyRing.load(sessions, box, now=int(settings.now()))
+
+            hub = FeedHub(sessions, poll_interval=settings.feed_poll_interval, on_keys_changed=reload_keys)
+            app[CONTEXT] = Context(settings=settings, engine=engine, sessions=sessions, box=box, keyring=keyring,
+                                   feed=hub)
+            await hub.start()
+            purger = asyncio.create_task(purge_forever(
+                sessions, interval=settings.purge_interval, now=settings.now,
+                unused_consumer_ttl=settings.unused_consumer_ttl), name="protectserve-purge")
             yield
         finally:
+            if purger is not None:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
+            if CONTEXT in app:
+                await app[CONTEXT].feed.close()
             await engine.dispose()
 
     return ctx
+
+
+async def _end_feeds(app: web.Application) -> None:
+    """Shutdown: end open SSE streams first, so the server need not wait for them."""
+    if CONTEXT in app:
+        await app[CONTEXT].feed.close()
 
 
 async def health(request: web.Request) -> web.Response:
@@ -69,11 +98,15 @@ async def health(request: web.Request) -> web.Response:
 def create_app(settings: Settings, *, create_schema: bool = True) -> web.Application:
     app = web.Application(client_max_size=settings.max_body, middlewares=[error_middleware])
     app.cleanup_ctx.append(_database_ctx(settings, create=create_schema))
+    app.on_shutdown.append(_end_feeds)
     app.router.add_get(metadata.PATH, metadata.handle)
     app.router.add_get(jwks.PATH, jwks.handle)
     app.router.add_post(registration.PATH, registration.handle)
     app.router.add_post(token.PATH, token.handle)
     app.router.add_post(introspection.PATH, introspection.handle)
     app.router.add_post(revocation.PATH, revocation.handle)
+    app.router.add_get(feed.PATH, feed.handle)
+    app.router.add_post(grasshopper.PATH, grasshopper.handle)
+    app.router.add_get(token.PATH, token.verify)
     app.router.add_get("/health/alive", health)
     return app

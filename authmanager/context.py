@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .feed import FeedHub
+from .keyring import KeyRing
 from .secretbox import SecretBox
 from .settings import Settings
-from .tokens import KeyRing
 
 
 @dataclass(slots=True)
@@ -19,6 +20,7 @@ class Context:
     sessions: async_sessionmaker[AsyncSession]
     box: SecretBox
     keyring: KeyRing
+    feed: FeedHub
 
     def now(self) -> int:
         return int(self.settings.now())

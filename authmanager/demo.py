@@ -78,7 +78,7 @@ async def run_demo(*, trace_file: Path | None = None, signature: str = "rfc9421"
                     printer.say(f"\nprotected resource served: HTTP {r.status}\n  {body[:200]}\n")
                     token = next(iter(store.tokens()), None)
                     if token is not None:
-                        claims = jwt.decode(token.access_token, KeySet.import_key_set(ctx.keyring.jwks()),
+                        claims = jwt.decode(token.access_token, KeySet.import_key_set(ctx.keyring.jwks(int(time.time()))),
                                             algorithms=["ES256"]).claims
                         printer.say("access token claims (RFC 9068):\n  " + json.dumps(claims, indent=2)
                                     .replace("\n", "\n  ") + "\n")

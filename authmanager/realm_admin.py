@@ -44,6 +44,7 @@ def _check_resource(resource: str) -> None:
 async def create_realm(
     sessions: async_sessionmaker[AsyncSession], *, name: str, resource: str, scopes: Sequence[str],
     now: int, resource_name: str | None = None, scope_titles: dict[str, str] | None = None,
+    allow_subkeys: bool = True,
 ) -> NewRealm:
     if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise AdminError("realm name: 1-100 letters, digits, '-', '_' or '.'")
@@ -55,7 +56,7 @@ async def create_realm(
     try:
         async with sessions.begin() as session:
             realm = Realm(name=name, sph=new.sph, sph_secret_hash=digest(new.sph_secret), resource=resource,
-                          resource_name=resource_name or name, created_at=now)
+                          resource_name=resource_name or name, created_at=now, allow_subkeys=allow_subkeys)
             session.add(realm)
             await session.flush()
             for scope in dict.fromkeys(scopes):
@@ -87,3 +88,11 @@ async def add_policy(
         session.add(policy)
         await session.flush()
         return policy.id
+
+
+async def set_subkeys(sessions: async_sessionmaker[AsyncSession], *, realm: str, allow: bool) -> None:
+    async with sessions.begin() as session:
+        row = await realm_repo.by_name(session, realm)
+        if row is None:
+            raise AdminError(f"no realm named {realm!r}")
+        row.allow_subkeys = allow

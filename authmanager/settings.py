@@ -39,6 +39,18 @@ class Settings:
     signature_window: int = 300
     #: Maximum request body, bytes; larger bodies get 413.
     max_body: int = 64 * 1024
+    #: How often each AM process looks for new feed events (revocations made by any process).
+    feed_poll_interval: float = 0.2
+    #: Idle feed connections get an SSE keepalive comment this often, seconds.
+    feed_keepalive: float = 5.0
+    #: Background purge of expired tokens, spent nonces, stale events and unused keys, seconds.
+    purge_interval: float = 60.0
+    #: Consumer keys never used to obtain a token within this time are purged, seconds.
+    unused_consumer_ttl: int = 7 * 24 * 3600
+    #: Hard cap on a grasshopper sub-key's lifetime, seconds.
+    grasshopper_max_ttl: int = 900
+    #: Delay between staging a new signing key and its first signature, seconds.
+    key_activation_delay: int = 300
     #: The clock, injectable so expiry is testable without sleeping.
     now: Callable[[], float] = field(default=time.time, compare=False)
 

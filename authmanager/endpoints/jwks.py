@@ -11,7 +11,7 @@ PATH = "/jwks.json"
 
 async def handle(request: web.Request) -> web.Response:
     return web.json_response(
-        context(request).keyring.jwks(),
+        context(request).keyring.jwks(context(request).now()),
         content_type="application/jwk-set+json",
         headers={"Cache-Control": "public, max-age=60"},
     )

@@ -29,6 +29,8 @@ def document(issuer: str, scopes: list[str]) -> dict:
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", *METHODS],
         "scopes_supported": scopes,
+        "protectserve_revocation_feed": f"{base}/feed",
+        "protectserve_grasshopper_endpoint": f"{base}/grasshopper",
     }
 
 

@@ -4,19 +4,18 @@
 ``sph:sph_secret``, for any token of its realm) or as a consumer (a signed request, as at the
 token endpoint, for its own tokens) — and POSTs ``token`` form-encoded. A token issued to
 someone else is refused (``unauthorized_client``) and stays active. §2.2: unknown or already
-invalid tokens get ``200``; so does success.
+invalid tokens get ``200``; so does success. Each revocation is pushed to the realm's SPs
+through the feed (:mod:`authmanager.endpoints.feed`).
 """
 
 from __future__ import annotations
 
 from aiohttp import hdrs, web
-from sqlalchemy import update
-
 from ..context import context
 from ..secretbox import digest
 from ..errors import UnauthorizedClient
+from ..revocation import revoke_token
 from ..storage import tokens as token_repo
-from ..storage.models import AccessToken
 from .forms import parse_form, read_body
 from .introspection import MAX_TOKEN, authenticate_realm, token_param
 from .token import authenticate, request_view
@@ -35,13 +34,12 @@ async def handle(request: web.Request) -> web.Response:
             owns = lambda row: row.realm_id == realm.id  # noqa: E731
         else:
             view = request_view(request, ctx.settings.endpoint(PATH), body)
-            client_id = await authenticate(ctx, session, view)
-            owns = lambda row: row.client_id == client_id  # noqa: E731
+            consumer = await authenticate(ctx, session, view)
+            owns = lambda row: row.client_id == consumer.client_id  # noqa: E731
         token = token_param(params)
         row = None if len(token) > MAX_TOKEN else await token_repo.by_hash(session, digest(token))
         if row is not None:
             if not owns(row):
                 raise UnauthorizedClient("the token was not issued to the caller")
-            if row.revoked_at is None:
-                await session.execute(update(AccessToken).where(AccessToken.jti == row.jti).values(revoked_at=now))
+            await revoke_token(session, row, now=now)
     return web.Response(status=200, headers={"Cache-Control": "no-store"})

@@ -1,25 +1,38 @@
-"""The token endpoint (RFC 6749 §3.2, §5): ProtectServe's "request access token".
+"""The token endpoint: ProtectServe's "request access token", and the IndieAuth token endpoint.
 
-The consumer authenticates by signing the request with cks (see :mod:`authmanager.signatures`).
-One database transaction covers the consumer lookup, the nonce claim, the policy decision and
-the token's persistence: any error rolls all of it back, so a refused request stores nothing.
-
-Success is RFC 6749 §5.1; errors are §5.2 JSON with ``Cache-Control: no-store``.
+* ``POST`` (RFC 6749 §3.2, §5): the consumer authenticates by signing the request with cks
+  (:mod:`authmanager.signatures`). One database transaction covers the consumer lookup, the
+  nonce claim, the policy decision and the token's persistence: any error rolls all of it back,
+  so a refused request stores nothing. Success is §5.1; errors are §5.2 JSON, ``no-store``.
+* ``POST action=revoke&token=…`` (IndieAuth "Token Revocation"): possession of the token is the
+  credential; the answer is ``200`` whether or not the token was known.
+* ``GET`` with ``Authorization: Bearer`` (IndieAuth "Access Token Verification"): ``me``,
+  ``client_id`` and ``scope`` as JSON when asked for, else form-encoded; ``401`` if invalid.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
+from urllib.parse import urlencode
+
+from aiohttp import hdrs, web
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..context import Context, context
-from ..errors import InvalidClient, UnsupportedGrantType, json_response
+from ..errors import InvalidClient, InvalidRequest, UnsupportedGrantType, json_response
 from ..grants import client_credentials
-from ..signatures import RequestView, verify
+from ..revocation import revoke_token
+from ..secretbox import digest
+from ..signatures import RequestView, verify as verify_signature
 from ..storage import consumers as consumer_repo
 from ..storage import nonces as nonce_repo
+from ..storage import realms as realm_repo
+from ..storage import tokens as token_repo
+from ..storage.models import Consumer
 from .forms import parse_form, read_body
 
 PATH = "/token"
+MAX_TOKEN = 8192
 
 
 def request_view(request: web.Request, url: str, body: bytes) -> RequestView:
@@ -27,42 +40,82 @@ def request_view(request: web.Request, url: str, body: bytes) -> RequestView:
     (configuration), with the request's query string, never a URL rebuilt from Host."""
     if request.query_string:
         url = f"{url}?{request.query_string}"
-    return RequestView(
-        method=request.method, url=url, headers=request.headers, body=body,
-        header_lines=tuple(request.headers.items()),
-    )
+    return RequestView(method=request.method, url=url, headers=request.headers, body=body,
+                       header_lines=tuple(request.headers.items()))
 
 
-async def authenticate(ctx: Context, session, view: RequestView) -> str:  # type: ignore[no-untyped-def]
-    """Verify the signature and claim its nonce; return the consumer key. Raises InvalidClient."""
+async def authenticate(ctx: Context, session: AsyncSession, view: RequestView) -> Consumer:
+    """Verify the signature and claim its nonce; return the consumer key. Raises InvalidClient.
+
+    A grasshopper sub-key authenticates like any key while it and its master key are live."""
+    now, window = ctx.now(), ctx.settings.signature_window
+    found: dict[str, Consumer] = {}
 
     async def lookup_secret(client_id: str) -> str | None:
-        consumer = await consumer_repo.get_active(session, client_id)
+        consumer = await consumer_repo.get_live(session, client_id, now=now)
         if consumer is None:
             return None
+        found[client_id] = consumer
         return ctx.box.open(consumer.secret_sealed, aad=client_id).decode()
 
-    now, window = ctx.now(), ctx.settings.signature_window
-    signed = await verify(view, lookup_secret, now=now, window=window)
+    signed = await verify_signature(view, lookup_secret, now=now, window=window)
     # The nonce is kept for as long as its timestamp could still pass the freshness check.
     if not await nonce_repo.claim(session, client_id=signed.client_id, nonce=signed.nonce,
                                   expires_at=signed.created + window + 1):
         raise InvalidClient("replayed nonce")
-    return signed.client_id
+    return found[signed.client_id]
 
 
 async def handle(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await read_body(request)
     params = parse_form(request, body)
+    if params.get("action") == "revoke":
+        return await _indieauth_revoke(ctx, params)
     view = request_view(request, ctx.settings.endpoint(PATH), body)
     async with ctx.sessions.begin() as session:
-        client_id = await authenticate(ctx, session, view)
-        grant_type = params.get("grant_type")
-        if grant_type != client_credentials.GRANT_TYPE:
+        consumer = await authenticate(ctx, session, view)
+        if params.get("grant_type") != client_credentials.GRANT_TYPE:
             raise UnsupportedGrantType(f"grant_type must be {client_credentials.GRANT_TYPE}")
+        now = ctx.now()
         issued = await client_credentials.issue(
-            session, client_id=client_id, params=params, keyring=ctx.keyring, issuer=ctx.settings.issuer,
-            now=ctx.now(), default_ttl=ctx.settings.token_ttl,
+            session, consumer=consumer, params=params, keyring=ctx.keyring, issuer=ctx.settings.issuer,
+            now=now, default_ttl=ctx.settings.token_ttl,
         )
+        await session.execute(update(Consumer).where(Consumer.client_id == (consumer.parent_id or consumer.client_id))
+                              .values(last_used_at=now))
     return json_response(issued.body())
+
+
+async def _indieauth_revoke(ctx: Context, params: dict[str, str]) -> web.Response:
+    token = params.get("token")
+    if not token:
+        raise InvalidRequest("token is required")
+    if len(token) <= MAX_TOKEN:
+        async with ctx.sessions.begin() as session:
+            row = await token_repo.by_hash(session, digest(token))
+            if row is not None:
+                await revoke_token(session, row, now=ctx.now())
+    return web.Response(status=200, headers={"Cache-Control": "no-store"})
+
+
+async def verify(request: web.Request) -> web.Response:
+    """IndieAuth access token verification: ``GET`` with ``Authorization: Bearer``."""
+    ctx = context(request)
+    scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    token = token.strip()
+    row = realm = None
+    if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN:
+        async with ctx.sessions() as session:
+            row = await token_repo.by_hash(session, digest(token))
+            if row is not None and row.revoked_at is None and row.expires_at > ctx.now():
+                realm = await realm_repo.by_id(session, row.realm_id)
+    if row is None or realm is None:
+        raise web.HTTPUnauthorized(
+            text='{"error":"invalid_token"}', content_type="application/json",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"', "Cache-Control": "no-store"})
+    info = {"me": realm.resource, "client_id": row.client_id, "scope": row.scope}
+    if "application/json" in request.headers.get(hdrs.ACCEPT, ""):
+        return json_response(info)
+    return web.Response(body=urlencode(info).encode(), content_type="application/x-www-form-urlencoded",
+                        headers={"Cache-Control": "no-store"})

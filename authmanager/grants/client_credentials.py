@@ -17,8 +17,9 @@ from ..errors import InvalidRequest, InvalidScope, RequestDenied
 from ..secretbox import digest
 from ..storage import realms as realm_repo
 from ..storage import tokens as token_repo
-from ..storage.models import AccessToken
-from ..tokens import KeyRing, access_token_claims
+from ..keyring import KeyRing
+from ..storage.models import AccessToken, Consumer
+from ..tokens import access_token_claims
 
 GRANT_TYPE = "client_credentials"
 MAX_SCOPES = 50
@@ -54,7 +55,7 @@ def parse_scope(raw: str | None) -> frozenset[str]:
 async def issue(
     session: AsyncSession,
     *,
-    client_id: str,
+    consumer: Consumer,
     params: Mapping[str, str],
     keyring: KeyRing,
     issuer: str,
@@ -72,22 +73,37 @@ async def issue(
     unknown = requested - known
     if unknown:
         raise InvalidScope(f"not scopes of realm {realm.name}: {' '.join(sorted(unknown))}")
+    # A grasshopper sub-key is judged as its master key (so it never gets more than the master
+    # could), may be narrowed further at creation, and its tokens never outlive it.
+    policy_subject = consumer.parent_id or consumer.client_id
+    if consumer.parent_id is not None:
+        if not realm.allow_subkeys:
+            raise RequestDenied(f"realm {realm.name} does not accept grasshopper keys")
+        limit = consumer.client_metadata.get("scope")
+        if limit:
+            requested = requested & frozenset(limit.split())
     rules = [
         policy.Rule(id=p.id, effect=p.effect, scopes=frozenset(p.scopes), consumer=p.consumer, max_ttl=p.max_ttl)
         for p in await realm_repo.policies(session, realm.id)
     ]
-    decision = policy.evaluate(rules, consumer=client_id, requested=requested, default_ttl=default_ttl)
+    decision = policy.evaluate(rules, consumer=policy_subject, requested=requested, default_ttl=default_ttl)
     if not decision.permitted:
         raise RequestDenied("the realm's policies deny this request")
+    ttl = decision.ttl
+    extra = None
+    if consumer.parent_id is not None and consumer.expires_at is not None:
+        ttl = min(ttl, consumer.expires_at - now)
+        extra = {"parent_client_id": consumer.parent_id}
+    client_id = consumer.client_id
     scope = " ".join(sorted(decision.granted))
     claims = access_token_claims(
         issuer=issuer, client_id=client_id, audience=realm.resource, realm=realm.name, scope=scope, now=now,
-        ttl=decision.ttl,
+        ttl=ttl, extra=extra,
     )
-    value = keyring.sign(claims)
+    value = keyring.sign(claims, now=now)
     await token_repo.add(
         session,
         AccessToken(jti=claims["jti"], token_hash=digest(value), client_id=client_id, realm_id=realm.id,
                     scope=scope, issued_at=now, expires_at=claims["exp"]),
     )
-    return TokenResponse(access_token=value, expires_in=decision.ttl, scope=scope, claims=claims)
+    return TokenResponse(access_token=value, expires_in=ttl, scope=scope, claims=claims)

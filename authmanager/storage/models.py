@@ -23,6 +23,10 @@ class Consumer(Base):
     issued_at: Mapped[int] = mapped_column(BigInteger)
     last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Grasshopper sub-keys: the master consumer key, and a hard expiry.
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("consumers.client_id", ondelete="CASCADE"), nullable=True, index=True)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Realm(Base):
@@ -36,6 +40,8 @@ class Realm(Base):
     resource: Mapped[str] = mapped_column(Text)
     resource_name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Whether grasshopper sub-keys may obtain tokens for this realm.
+    allow_subkeys: Mapped[bool] = mapped_column(default=True)
 
 
 class RealmScope(Base):
@@ -90,9 +96,29 @@ class SigningKey(Base):
     alg: Mapped[str] = mapped_column(String(10))
     private_sealed: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(12))  # staged | active | retired
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Signs from this time on (until a later key activates); published from creation.
+    activates_at: Mapped[int] = mapped_column(BigInteger)
+    #: Unpublished from this time on (set when a successor is staged: its activation plus the
+    #: longest token lifetime, so every token this key signed has expired by then).
+    retires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RevocationEvent(Base):
+    """The revocation feed. ``id`` is the SSE cursor: ids are assigned under a lock, so they
+    commit in order and a reader that has seen id N has seen every id below it."""
+
+    __tablename__ = "revocation_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    realm_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # None: every realm
+    kind: Mapped[str] = mapped_column(String(20))  # token_revoked | client_revoked | keys_changed
+    jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issued_before: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: After this time the event no longer matters (the tokens it names have expired).
+    exp: Mapped[int] = mapped_column(BigInteger, index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 Index("ix_access_tokens_expires", AccessToken.expires_at)
-__all__ = ["Base", "Consumer", "Realm", "RealmScope", "Policy", "Nonce", "AccessToken", "SigningKey"]
+__all__ = ["Base", "Consumer", "Realm", "RealmScope", "Policy", "Nonce", "AccessToken", "SigningKey", "RevocationEvent"]

@@ -1,0 +1,1 @@
+"""``authmanager`` sub-command groups, one module per noun."""

@@ -1,0 +1,61 @@
+"""Grasshopper keys ("OAuth 1.5"): short-lived, non-renewable sub-keys of a consumer key.
+
+For code that must not hold the master secret (a single-page app, a worker, a CI job). The
+consumer POSTs here, signed with its cks exactly as at the token endpoint, with optional
+``ttl`` (seconds) and ``scope`` (a narrowing). The answer is ``201`` with a new
+``client_id``/``client_secret`` pair that:
+
+* expires after ``min(ttl, grasshopper_max_ttl)`` (15 minutes by default) and cannot be renewed;
+* cannot mint further sub-keys (a sub-key calling this endpoint gets ``unauthorized_client``);
+* gets tokens judged by its master key's policies, never wider, that never outlive it;
+* dies with its master key (revocation or deletion), and is refused by realms that forbid sub-keys.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..context import context
+from ..errors import InvalidRequest, UnauthorizedClient, json_response
+from ..grants.client_credentials import parse_scope
+from ..secretbox import random_secret
+from ..storage import consumers as consumer_repo
+from ..storage.models import Consumer
+from .forms import parse_form, read_body
+from .token import authenticate, request_view
+
+PATH = "/grasshopper"
+
+
+async def handle(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await read_body(request)
+    params = parse_form(request, body)
+    cap = ctx.settings.grasshopper_max_ttl
+    raw_ttl = params.get("ttl", str(cap))
+    if not raw_ttl.isascii() or not raw_ttl.isdigit() or int(raw_ttl) <= 0 or len(raw_ttl) > 9:
+        raise InvalidRequest("ttl must be a positive number of seconds")
+    ttl = min(int(raw_ttl), cap)
+    scope = " ".join(sorted(parse_scope(params["scope"]))) if "scope" in params else None
+    view = request_view(request, ctx.settings.endpoint(PATH), body)
+    async with ctx.sessions.begin() as session:
+        parent = await authenticate(ctx, session, view)
+        if parent.parent_id is not None:
+            raise UnauthorizedClient("a grasshopper key cannot mint sub-keys")
+        now = ctx.now()
+        client_id, secret = random_secret(16), random_secret(32)
+        metadata = {"client_name": f"{parent.client_name} (grasshopper)", **({"scope": scope} if scope else {})}
+        await consumer_repo.add(session, Consumer(
+            client_id=client_id, client_name=metadata["client_name"],
+            secret_sealed=ctx.box.seal(secret.encode(), aad=client_id), client_metadata=metadata,
+            issued_at=now, parent_id=parent.client_id, expires_at=now + ttl,
+        ))
+    return json_response({
+        "client_id": client_id,
+        "client_secret": secret,
+        "client_id_issued_at": now,
+        "client_secret_expires_at": now + ttl,
+        "expires_in": ttl,
+        "parent_client_id": parent.client_id,
+        **({"scope": scope} if scope else {}),
+    }, status=201)

@@ -1,0 +1,54 @@
+"""Lifecycle hygiene: purge what can no longer matter, so the database stays bounded.
+
+* access tokens past their expiry (a revoked token's feed event outlives it until its ``exp``);
+* spent nonces past their freshness window;
+* feed events whose tokens have all expired;
+* consumer keys never used to obtain a token within ``unused_consumer_ttl``, and expired
+  grasshopper sub-keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, or_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .storage import events as event_repo
+from .storage import nonces as nonce_repo
+from .storage.models import AccessToken, Consumer
+
+log = logging.getLogger("authmanager.purge")
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    tokens: int
+    nonces: int
+    events: int
+    consumers: int
+
+
+async def purge(sessions: async_sessionmaker[AsyncSession], *, now: int, unused_consumer_ttl: int) -> PurgeReport:
+    async with sessions.begin() as session:
+        tokens = (await session.execute(delete(AccessToken).where(AccessToken.expires_at <= now))).rowcount or 0
+        nonces = await nonce_repo.purge_expired(session, now=now)
+        events = await event_repo.purge_expired(session, now=now)
+        unused = and_(Consumer.last_used_at.is_(None), Consumer.issued_at < now - unused_consumer_ttl)
+        expired_subkey = and_(Consumer.expires_at.is_not(None), Consumer.expires_at <= now)
+        consumers = (await session.execute(delete(Consumer).where(or_(unused, expired_subkey)))).rowcount or 0
+    return PurgeReport(tokens=tokens, nonces=nonces, events=events, consumers=consumers)
+
+
+async def run_forever(sessions: async_sessionmaker[AsyncSession], *, interval: float, now, unused_consumer_ttl: int
+                      ) -> None:  # type: ignore[no-untyped-def]
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await purge(sessions, now=int(now()), unused_consumer_ttl=unused_consumer_ttl)
+            if any((report.tokens, report.nonces, report.events, report.consumers)):
+                log.info("purged %s", report)
+        except Exception:
+            log.exception("purge failed")

@@ -1,0 +1,47 @@
+"""Revoking tokens and consumer keys; every revocation also appends a feed event in the same
+transaction, so the push to resource servers can never disagree with the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .storage import events as event_repo
+from .storage.models import AccessToken, Consumer
+
+
+async def revoke_token(session: AsyncSession, token: AccessToken, *, now: int) -> bool:
+    """Revoke one token; False if it was already revoked."""
+    if token.revoked_at is not None:
+        return False
+    await session.execute(update(AccessToken).where(AccessToken.jti == token.jti).values(revoked_at=now))
+    await event_repo.append(session, kind="token_revoked", realm_id=token.realm_id, jti=token.jti,
+                            exp=token.expires_at, now=now)
+    return True
+
+
+async def revoke_consumer(session: AsyncSession, client_id: str, *, now: int, delete: bool = False) -> int:
+    """Revoke a consumer key, its grasshopper sub-keys, and every live token they obtained.
+
+    Returns the number of tokens revoked. One ``client_revoked`` event per (key, realm) tells
+    resource servers to reject tokens of that key issued up to now.
+    """
+    keys = [client_id, *(await session.scalars(select(Consumer.client_id).where(Consumer.parent_id == client_id)))]
+    live = (AccessToken.client_id.in_(keys), AccessToken.revoked_at.is_(None), AccessToken.expires_at > now)
+    groups = (await session.execute(
+        select(AccessToken.client_id, AccessToken.realm_id, func.max(AccessToken.expires_at))
+        .where(*live).group_by(AccessToken.client_id, AccessToken.realm_id)
+    )).all()
+    revoked = (await session.execute(update(AccessToken).where(*live).values(revoked_at=now))).rowcount or 0
+    for key, realm_id, last_exp in groups:
+        await event_repo.append(session, kind="client_revoked", realm_id=realm_id, client_id=key,
+                                issued_before=now, exp=last_exp, now=now)
+    await session.execute(update(Consumer).where(Consumer.client_id.in_(keys), Consumer.revoked_at.is_(None))
+                          .values(revoked_at=now))
+    if delete:
+        for key in reversed(keys):  # sub-keys first
+            row = await session.get(Consumer, key)
+            if row is not None:
+                await session.delete(row)
+        await session.flush()
+    return revoked

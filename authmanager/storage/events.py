@@ -1,0 +1,54 @@
+"""The revocation feed's events. Appends are serialised so ids commit in increasing order."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import RevocationEvent
+
+#: Any constant: the PostgreSQL advisory lock that orders feed appends across AM processes.
+_FEED_LOCK = 0x50534644  # "PSFD"
+
+
+async def append(
+    session: AsyncSession, *, kind: str, realm_id: int | None, exp: int, now: int, jti: str | None = None,
+    client_id: str | None = None, issued_before: int | None = None,
+) -> RevocationEvent:
+    """Add an event in the caller's transaction. On PostgreSQL a transaction-scoped advisory lock
+    makes id assignment and commit order agree (SQLite's ``BEGIN IMMEDIATE`` already does), so a
+    reader never sees id N+1 before id N."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _FEED_LOCK})
+    event = RevocationEvent(kind=kind, realm_id=realm_id, exp=exp, jti=jti, client_id=client_id,
+                            issued_before=issued_before, created_at=now)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+def _for_realm(realm_id: int):  # type: ignore[no-untyped-def]
+    return or_(RevocationEvent.realm_id == realm_id, RevocationEvent.realm_id.is_(None))
+
+
+async def after(session: AsyncSession, *, cursor: int, realm_id: int | None = None,
+                limit: int = 1000) -> list[RevocationEvent]:
+    stmt = select(RevocationEvent).where(RevocationEvent.id > cursor)
+    if realm_id is not None:
+        stmt = stmt.where(_for_realm(realm_id))
+    return list((await session.scalars(stmt.order_by(RevocationEvent.id).limit(limit))).all())
+
+
+async def still_relevant(session: AsyncSession, *, realm_id: int, now: int) -> list[RevocationEvent]:
+    stmt = select(RevocationEvent).where(_for_realm(realm_id), RevocationEvent.exp > now,
+                                         RevocationEvent.kind != "keys_changed")
+    return list((await session.scalars(stmt.order_by(RevocationEvent.id))).all())
+
+
+async def latest_id(session: AsyncSession) -> int:
+    return (await session.scalar(select(func.max(RevocationEvent.id)))) or 0
+
+
+async def purge_expired(session: AsyncSession, *, now: int) -> int:
+    result = await session.execute(delete(RevocationEvent).where(RevocationEvent.exp < now))
+    return result.rowcount or 0
