@@ -50,7 +50,7 @@ async def run_demo(*, trace_file: Path | None = None, signature: str = "rfc9421"
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/demo.db", issuer=base_url(am_sock),
                             key_file=Path(tmp) / "demo.key")
         am_app = create_app(settings)
-        am_app.middlewares.insert(0, tracer.middleware("AM"))
+        tracer.install(am_app, "AM")
         async with serve(am_app, am_sock) as issuer:
             ctx = am_app[CONTEXT]
             printer.say(f"authorization manager  {issuer}  (SQLite in {tmp})")
@@ -63,7 +63,7 @@ async def run_demo(*, trace_file: Path | None = None, signature: str = "rfc9421"
             tracer.phase = "validation"
             sp_app = create_example_app(realm="photos", resource=resource, authorization_manager=issuer,
                                         sph=realm.sph, sph_secret=realm.sph_secret)
-            sp_app.middlewares.insert(0, tracer.middleware("SP"))
+            tracer.install(sp_app, "SP")
             async with serve(sp_app, sp_sock):
                 printer.say(f"service provider       {resource}  (rs_middleware, offline JWKS validation)\n")
                 store = MemoryStore()
@@ -107,7 +107,7 @@ async def _introspection_leg(ctx, tracer, printer, http, issuer, sock) -> bool: 
     await add_policy(ctx.sessions, realm="albums", effect="permit", scopes=["read"], now=int(time.time()))
     app = create_example_app(realm="albums", resource=resource, authorization_manager=issuer, sph=realm.sph,
                              sph_secret=realm.sph_secret, mode="introspection")
-    app.middlewares.insert(0, tracer.middleware("SP"))
+    tracer.install(app, "SP")
     async with serve(app, sock):
         printer.say(f"consumer: GET {resource}photos/  (second realm 'albums', SP in introspection mode;"
                     " the consumer key is reused)")

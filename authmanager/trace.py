@@ -1,7 +1,7 @@
 """Tracing real exchanges for ``authmanager demo --trace FILE`` and the docs/sequence/ diagrams.
 
-A server-side middleware on each traced app records every request as it arrives and every
-response as it leaves, so nested calls (the SP fetching the JWKS while serving a consumer)
+Each traced app records every request as it arrives and every response as its headers are
+sent, so nested calls (the SP fetching the JWKS while serving a consumer)
 appear in the order they really happened. The caller is recognised by the ``User-Agent`` that
 consumer_sdk and rs_middleware send. Only shapes are recorded (method, path, status, error
 codes, parameter *names*), never tokens, secrets or random identifiers.
@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+_CALLER = web.RequestKey("protectserve_trace_caller", str)
 CALLERS = {"protectserve-consumer_sdk": "Consumer", "protectserve-rs_middleware": "SP"}
 
 
@@ -36,21 +37,26 @@ class Tracer:
     def note(self, party: str, text: str) -> None:
         self.events.append(Event(self.phase, "note", party, party, text))
 
-    def middleware(self, party: str):  # type: ignore[no-untyped-def]
+    def install(self, app: web.Application, party: str) -> None:
+        """Trace ``app`` as ``party``: requests as they arrive (an outermost middleware), responses
+        as their headers are sent (``on_response_prepare``), so a held-open stream such as the
+        revocation feed appears when it starts, not when it ends."""
+
         @web.middleware
         async def trace(request: web.Request, handler):  # type: ignore[no-untyped-def]
             agent = request.headers.get("User-Agent", "")
             caller = next((name for prefix, name in CALLERS.items() if agent.startswith(prefix)), "Other")
+            request[_CALLER] = caller
             self.events.append(Event(self.phase, "request", caller, party, _describe_request(request)))
-            try:
-                response = await handler(request)
-            except web.HTTPException as exc:
-                self.events.append(Event(self.phase, "response", party, caller, _describe_response(exc)))
-                raise
-            self.events.append(Event(self.phase, "response", party, caller, _describe_response(response)))
-            return response
+            return await handler(request)
 
-        return trace
+        async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+            caller = request.get(_CALLER)
+            if caller is not None:
+                self.events.append(Event(self.phase, "response", party, caller, _describe_response(response)))
+
+        app.middlewares.insert(0, trace)
+        app.on_response_prepare.append(on_prepare)
 
     def dump(self, path: Path) -> None:
         path.write_text("".join(json.dumps(asdict(e)) + "\n" for e in self.events))
@@ -82,7 +88,9 @@ def _describe_response(response: web.StreamResponse) -> str:
         text += " WWW-Authenticate: Bearer " + ", ".join(params)
         if 'error="' in challenge:
             text += " (" + challenge.split('error="', 1)[1].split('"', 1)[0] + ")"
-    body = getattr(response, "body", None) if not isinstance(response, web.HTTPException) else response.text
+    if response.content_type == "text/event-stream":
+        return text + " text/event-stream (held open)"
+    body = getattr(response, "body", None)
     if isinstance(body, bytes):
         body = body.decode(errors="replace")
     if isinstance(body, str) and body.startswith("{"):
