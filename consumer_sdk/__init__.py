@@ -22,6 +22,7 @@ from .messages import Headers, HttpRequest, HttpResponse, Step
 from .store import ClientCredentials, CredentialStore, FileStore, MemoryStore, Token
 
 if TYPE_CHECKING:
+    from .grasshopper import GrasshopperKey, mint_grasshopper
     from .middleware import ProtectServeAuth
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "CredentialStore",
     "FileStore",
     "FlowConfig",
+    "GrasshopperKey",
     "Headers",
     "HttpRequest",
     "HttpResponse",
@@ -45,6 +47,7 @@ __all__ = [
     "Token",
     "TokenRequestError",
     "handshake",
+    "mint_grasshopper",
 ]
 
 
@@ -53,4 +56,8 @@ def __getattr__(name: str) -> Any:
         from .middleware import ProtectServeAuth
 
         return ProtectServeAuth
+    if name in ("GrasshopperKey", "mint_grasshopper"):
+        from . import grasshopper
+
+        return getattr(grasshopper, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -170,3 +170,23 @@ async def test_forged_tokens_against_the_real_am_keys_never_reach_the_handler(st
                 assert r.status == 401 and 'error="invalid_token"' in r.headers["WWW-Authenticate"], token
         async with http.get(stack.sp + "photos/", headers={"Authorization": f"Bearer {good}"}) as r:
             assert r.status == 200  # the same claims, honestly signed, pass
+
+
+async def test_grasshopper_key_in_one_call_serves_a_worker_without_the_master_secret(stack):
+    from consumer_sdk import mint_grasshopper
+
+    master_store = MemoryStore()
+    async with aiohttp.ClientSession(middlewares=[ProtectServeAuth(store=master_store, scopes=["read"])]) as http:
+        async with http.get(stack.sp + "photos/") as r:
+            assert r.status == 200
+        master = master_store.get_client(stack.am.issuer)
+        sub = await mint_grasshopper(http, issuer=stack.am.issuer, parent=master, ttl=300, scope=["read"])
+    assert sub.parent_client_id == master.client_id and sub.client_id != master.client_id
+    steps = []
+    worker = ProtectServeAuth(store=sub.store(), scopes=["read"], on_step=steps.append)
+    async with aiohttp.ClientSession(middlewares=[worker]) as http:
+        async with http.get(stack.sp + "photos/1") as r:
+            assert r.status == 200
+    assert "register" not in [s.name for s in steps]  # it used the sub-key, not a new registration
+    token = next(s for s in steps if s.name == "token")
+    assert token.detail["client_id"] == sub.client_id and token.detail["expires_in"] <= 300
