@@ -38,6 +38,8 @@ class AMMetadata:
     issuer: str
     jwks_uri: str | None
     introspection_endpoint: str | None
+    #: ``protectserve_revocation_feed`` (docs/protocol.md §11): the SSE revocation feed.
+    revocation_feed: str | None = None
 
 
 def new_session(timeout: float = HTTP_TIMEOUT) -> aiohttp.ClientSession:
@@ -106,4 +108,5 @@ async def fetch_am_metadata(session: aiohttp.ClientSession, authorization_manage
         issuer=issuer,
         jwks_uri=_optional_url(doc, "jwks_uri"),
         introspection_endpoint=_optional_url(doc, "introspection_endpoint"),
+        revocation_feed=_optional_url(doc, "protectserve_revocation_feed"),
     )

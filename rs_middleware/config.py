@@ -6,6 +6,7 @@ object (docs/protocol.md: "never from a request's Host header").  Pure data: no 
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -21,6 +22,10 @@ USER_AGENT = "protectserve-rs_middleware/0.1"
 MAX_TOKEN_BYTES = 8 * 1024
 #: Total timeout of one outbound HTTP request, in seconds.
 HTTP_TIMEOUT = 5.0
+#: Verified tokens remembered at most (``cache.TokenCache``).
+DEFAULT_CACHE_SIZE = 100_000
+#: Seconds of feed silence after which validation fails closed (docs/protocol.md §11).
+DEFAULT_MAX_STALENESS = 30.0
 
 #: RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ) — no space, `"` or `\`.
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -44,8 +49,13 @@ class ProtectServeConfig:
 
     ``resource`` is the RFC 9728 §2 resource identifier: the ``aud`` the AM puts into this
     realm's tokens and the base of the metadata URL (RFC 9728 §3.1).  ``authorization_manager``
-    is the AM issuer URL (RFC 8414 §2).  ``sph_secret`` is only needed for introspection and is
-    never shown in ``repr`` nor served in metadata.
+    is the AM issuer URL (RFC 8414 §2).  ``sph_secret`` is needed for introspection and for the
+    revocation feed, and is never shown in ``repr`` nor served in metadata.
+
+    ``cache_size`` bounds the verified-token cache (``0`` disables it); ``feed`` subscribes to
+    the AM's revocation feed (docs/protocol.md §11) in ``jwks`` mode when ``sph_secret`` is set
+    and the AM advertises one; ``max_staleness`` is how long (seconds, on the ``monotonic``
+    clock) the feed may stay silent before validation fails closed.  ``now`` is the token clock.
     """
 
     realm: str
@@ -62,6 +72,10 @@ class ProtectServeConfig:
     now: Callable[[], float] = field(default=time.time, repr=False, compare=False)
     http_timeout: float = HTTP_TIMEOUT
     max_token_bytes: int = MAX_TOKEN_BYTES
+    cache_size: int = DEFAULT_CACHE_SIZE
+    max_staleness: float = DEFAULT_MAX_STALENESS
+    feed: bool = True
+    monotonic: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Accept any sequence for the tuple fields, store tuples (the dataclass is frozen).
@@ -93,6 +107,15 @@ class ProtectServeConfig:
             raise ValueError("leeway, jwks_refetch_interval must be >= 0 and http_timeout > 0")
         if self.max_token_bytes <= 0:
             raise ValueError("max_token_bytes must be positive")
+        if type(self.cache_size) is not int or self.cache_size < 0:
+            raise ValueError("cache_size must be an integer >= 0 (0 disables the cache)")
+        if (not isinstance(self.max_staleness, (int, float)) or isinstance(self.max_staleness, bool)
+                or not 0 < self.max_staleness < math.inf):
+            raise ValueError("max_staleness must be a positive number of seconds")
+        if not isinstance(self.feed, bool):
+            raise ValueError("feed must be True or False")
+        if self.feed and self.mode == "jwks" and self.sph_secret and ":" in self.sph:
+            raise ValueError("sph must not contain ':' to be sent as a Basic user-id (RFC 7617 §2)")
 
     @property
     def display_name(self) -> str:

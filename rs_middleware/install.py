@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from .config import Mode, ProtectServeConfig
+from .config import DEFAULT_CACHE_SIZE, DEFAULT_MAX_STALENESS, Mode, ProtectServeConfig
 from .metadata import metadata_handler, metadata_path
 from .middleware import protectserve_middleware
 from .runtime import CONFIG_KEY, RUNTIME_KEY, ProtectServeRuntime
@@ -33,11 +33,17 @@ def protect(
     jwks_refetch_interval: float = 60.0,
     algorithms: Sequence[str] = ("ES256",),
     now: Callable[[], float] = time.time,
+    cache_size: int = DEFAULT_CACHE_SIZE,
+    max_staleness: float = DEFAULT_MAX_STALENESS,
+    feed: bool = True,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> ProtectServeConfig:
     """Protect ``app`` (before it starts); returns the validated configuration.
 
     Handlers opt in with ``@requires(...)``.  ``scopes`` is what the metadata document lists
-    as ``scopes_supported``.
+    as ``scopes_supported``.  ``cache_size``, ``max_staleness`` and ``feed`` tune the
+    verified-token cache and the revocation feed (docs/protocol.md §11); ``now`` and
+    ``monotonic`` are the token and staleness clocks (injectable for tests).
     """
     if CONFIG_KEY in app:
         raise RuntimeError("protect() was already called for this application")
@@ -45,7 +51,8 @@ def protect(
         realm=realm, resource=resource, authorization_manager=authorization_manager,
         sph=sph, sph_secret=sph_secret, scopes=tuple(scopes), resource_name=resource_name,
         mode=mode, leeway=leeway, jwks_refetch_interval=jwks_refetch_interval,
-        algorithms=tuple(algorithms), now=now,
+        algorithms=tuple(algorithms), now=now, cache_size=cache_size,
+        max_staleness=max_staleness, feed=feed, monotonic=monotonic,
     )
     runtime = ProtectServeRuntime(config)
     app[CONFIG_KEY] = config

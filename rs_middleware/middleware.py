@@ -170,7 +170,7 @@ def protectserve_middleware(
             raise unauthorized(config, exc.description) from None
         except (AMUnavailable, TimeoutError) as exc:
             log.warning("cannot verify token now: %s", exc or type(exc).__name__)
-            raise unavailable(state.retry_after) from None
+            raise unavailable(getattr(exc, "retry_after", None) or state.retry_after) from None
         granted = set(str(claims.get("scope", "")).split())
         if not set(needed) <= granted:
             raise forbidden(config, needed)

@@ -6,6 +6,11 @@ unreachable the app still starts: a background task retries with capped exponent
 (0.5 s doubling up to 30 s) until it succeeds or the app shuts down.  Until then
 ``verifier`` is ``None`` and the middleware answers token-bearing requests to protected routes
 with ``503`` + ``Retry-After`` (requests without a token still get the normal 401 challenge).
+
+In ``jwks`` mode the verifier is a ``GuardedVerifier`` (verified-token cache + revocations).
+When ``feed`` is on, ``sph_secret`` is set and the AM metadata advertises
+``protectserve_revocation_feed`` (docs/protocol.md §11), the runtime also owns the
+``FeedSubscriber`` and the ``KeyRefresher`` it drives; both stop in ``close()``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,12 @@ import aiohttp
 from aiohttp import web
 
 from .am_client import AMMetadata, AMUnavailable, fetch_am_metadata, new_session
+from .cache import TokenCache
 from .config import ProtectServeConfig
+from .feed import FeedSubscriber
+from .guarded import GuardedVerifier
+from .key_refresher import KeyRefresher
+from .revocations import Revocations
 from .verifier import IntrospectionVerifier, JWKSVerifier, TokenVerifier
 
 log = logging.getLogger("rs_middleware")
@@ -39,6 +49,10 @@ class ProtectServeRuntime:
         #: Set once verification is possible; ``None`` means "answer 503".
         self.verifier: TokenVerifier | None = None
         self._jwks: JWKSVerifier | None = None
+        #: jwks mode: the verified-token cache; with a feed, the subscriber and key refresher.
+        self.cache: TokenCache | None = None
+        self.feed: FeedSubscriber | None = None
+        self.key_refresher: KeyRefresher | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
@@ -81,6 +95,10 @@ class ProtectServeRuntime:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.feed is not None:
+            await self.feed.close()
+        if self.key_refresher is not None:
+            await self.key_refresher.close()
         if self._jwks is not None:
             await self._jwks.close()
         if self.session is not None:
@@ -108,12 +126,7 @@ class ProtectServeRuntime:
         if cfg.mode == "introspection":
             if am.introspection_endpoint is None:
                 raise AMUnavailable("AM metadata has no introspection_endpoint")
-            assert cfg.sph_secret is not None  # enforced by ProtectServeConfig
-            return IntrospectionVerifier(
-                session=self.session, introspection_endpoint=am.introspection_endpoint,
-                sph=cfg.sph, sph_secret=cfg.sph_secret, issuer=am.issuer,
-                audience=cfg.resource, leeway=cfg.leeway, now=cfg.now,
-            )
+            return self._introspection(am, am.introspection_endpoint)
         if am.jwks_uri is None:
             raise AMUnavailable("AM metadata has no jwks_uri")
         if self._jwks is None:
@@ -124,7 +137,37 @@ class ProtectServeRuntime:
                 fetch_timeout=cfg.http_timeout,
             )
         await self._jwks.refresh()
-        return self._jwks
+        return self._guarded(am, self._jwks)
+
+    def _introspection(self, am: AMMetadata, endpoint: str) -> IntrospectionVerifier:
+        assert self.session is not None and self.config.sph_secret is not None
+        cfg = self.config
+        return IntrospectionVerifier(
+            session=self.session, introspection_endpoint=endpoint, sph=cfg.sph,
+            sph_secret=cfg.sph_secret, issuer=am.issuer, audience=cfg.resource,
+            leeway=cfg.leeway, now=cfg.now,
+        )
+
+    def _guarded(self, am: AMMetadata, jwks: JWKSVerifier) -> GuardedVerifier:
+        """The cache, and — when the AM offers a feed and we may use it — the feed and its gate."""
+        assert self.session is not None
+        cfg = self.config
+        revocations = Revocations(now=cfg.now, leeway=cfg.leeway)
+        self.cache = TokenCache(max_entries=cfg.cache_size, now=cfg.now, leeway=cfg.leeway,
+                                revocations=revocations)
+        if not (cfg.feed and cfg.sph_secret and am.revocation_feed):
+            return GuardedVerifier(jwks=jwks, cache=self.cache)
+        feed = FeedSubscriber(
+            session=self.session, url=am.revocation_feed, sph=cfg.sph, sph_secret=cfg.sph_secret,
+            revocations=revocations, on_keys_changed=lambda: keys.request(),
+            max_staleness=cfg.max_staleness, monotonic=cfg.monotonic, connect_timeout=cfg.http_timeout,
+        )
+        keys = KeyRefresher(lambda: jwks.refresh(fresh=True), notify=feed.notify)
+        self.feed, self.key_refresher = feed, keys
+        fallback = self._introspection(am, am.introspection_endpoint) if am.introspection_endpoint else None
+        feed.start()
+        return GuardedVerifier(jwks=jwks, cache=self.cache, fresh=lambda: feed.fresh,
+                               fallback=fallback, retry_after=lambda: feed.retry_after)
 
     async def _retry_loop(self) -> None:
         while True:

@@ -5,6 +5,9 @@
   ``at+jwt`` (RFC 9068 §4), ``iss``/``aud``/``exp``/``nbf``/``iat`` (RFC 7519 §4.1, §7.2).
 * ``IntrospectionVerifier`` — RFC 7662 §2 introspection with ``sph:sph_secret``.
 
+Expiry follows ``claims.expired`` in both: refused from ``now >= exp + leeway`` on (RFC 7519
+§4.1.4, ``exp`` exclusive) — the rule the token cache applies to its hits as well.
+
 Both raise ``InvalidToken`` for a token that must be refused (→ 401 ``invalid_token``) and
 ``AMUnavailable`` when verification is impossible right now (→ 503).
 """
@@ -24,6 +27,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from .am_client import AMUnavailable, fetch_json
+from .claims import InvalidToken, expired
 
 Claims = Mapping[str, Any]
 log = logging.getLogger("rs_middleware")
@@ -39,14 +43,6 @@ _CLAIM_ERRORS = {
     "iat": "token issued in the future",
     "exp": "token expiry is not a number",
 }
-
-
-class InvalidToken(Exception):
-    """The token must be refused; ``description`` is safe to send in ``error_description``."""
-
-    def __init__(self, description: str) -> None:
-        super().__init__(description)
-        self.description = description
 
 
 class VerifierUnavailable(AMUnavailable):
@@ -107,6 +103,8 @@ class JWKSVerifier:
         self._keys: KeySet | None = None
         self._last_fetch: float | None = None
         self._inflight: asyncio.Task[None] | None = None
+        #: Signature verifications attempted (a counter for tests and metrics).
+        self.signature_checks = 0
 
     @property
     def has_keys(self) -> bool:
@@ -131,8 +129,14 @@ class JWKSVerifier:
             raise AMUnavailable(f"JWKS could not be imported: {type(exc).__name__}") from exc
         log.info("loaded %d signing key(s) from %s", len(usable), self.jwks_uri)
 
-    async def refresh(self) -> None:
-        """Fetch the JWKS now (single-flight); raises ``AMUnavailable`` or ``TimeoutError``."""
+    async def refresh(self, *, fresh: bool = False) -> None:
+        """Fetch the JWKS now (single-flight); raises ``AMUnavailable`` or ``TimeoutError``.
+
+        ``fresh=True`` (after ``keys_changed``) never settles for a fetch that was already in
+        flight — it may predate the change: it lets that one finish, then joins or starts the next.
+        """
+        if fresh and self._inflight is not None:
+            await asyncio.wait([self._inflight], timeout=self._fetch_timeout)
         if self._inflight is None:
             self._last_fetch = self._now()
             task = asyncio.create_task(self._fetch())
@@ -183,6 +187,7 @@ class JWKSVerifier:
 
     def _decode(self, token: str) -> jwt.Token:
         assert self._keys is not None
+        self.signature_checks += 1
         try:
             return jwt.decode(token, self._keys, algorithms=self._algorithms, registry=self._registry)
         except jose.InvalidKeyIdError:
@@ -219,6 +224,8 @@ class JWKSVerifier:
             raise InvalidToken(f"missing claim: {exc.claim}") from None
         except jose.InvalidClaimError as exc:
             raise InvalidToken(_CLAIM_ERRORS.get(exc.claim, "invalid claim")) from None
+        if expired(claims["exp"], self._now(), self._leeway):  # joserfc's own test is inclusive
+            raise InvalidToken("token expired")
         if not _audience_ok(claims["aud"], self.audience):
             raise InvalidToken(_CLAIM_ERRORS["aud"])
         _check_scope_type(claims)
@@ -258,7 +265,7 @@ class IntrospectionVerifier:
         if not _audience_ok(answer.get("aud"), self.audience):
             raise InvalidToken(_CLAIM_ERRORS["aud"])
         exp = answer.get("exp")
-        if exp is not None and (not isinstance(exp, (int, float)) or exp < self._now() - self._leeway):
+        if exp is not None and (not isinstance(exp, (int, float)) or expired(exp, self._now(), self._leeway)):
             raise InvalidToken("token expired")
         _check_scope_type(answer)
         return answer
