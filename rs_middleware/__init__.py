@@ -9,14 +9,19 @@ Protect an existing application in three lines::
     @requires("read")
     async def handler(request): ...
 
-Wire behaviour: docs/protocol.md §1 (challenges), §2 (RFC 9728 metadata), §6–§8 (tokens).
+Wire behaviour: docs/protocol.md §1 (challenges), §2 (RFC 9728 metadata), §6–§8 (tokens),
+§11 (revocation feed: ``feed``, ``sse``; verified-token cache: ``cache``, ``guarded``).
 """
 
 from .am_client import AMMetadata, AMUnavailable
+from .cache import TokenCache
 from .config import USER_AGENT, ProtectServeConfig
+from .feed import FeedSubscriber
+from .guarded import FeedStale, GuardedVerifier
 from .install import protect
 from .metadata import metadata_document, metadata_path, metadata_url
 from .middleware import CLAIMS_KEY, challenge, protectserve_middleware, requires, token_claims
+from .revocations import Revocations
 from .runtime import CONFIG_KEY, RUNTIME_KEY, ProtectServeRuntime
 from .verifier import (
     Claims,
@@ -33,12 +38,17 @@ __all__ = [
     "CLAIMS_KEY",
     "CONFIG_KEY",
     "Claims",
+    "FeedStale",
+    "FeedSubscriber",
+    "GuardedVerifier",
     "IntrospectionVerifier",
     "InvalidToken",
     "JWKSVerifier",
     "ProtectServeConfig",
     "ProtectServeRuntime",
     "RUNTIME_KEY",
+    "Revocations",
+    "TokenCache",
     "TokenVerifier",
     "USER_AGENT",
     "VerifierUnavailable",

@@ -1,7 +1,8 @@
 """Lifecycle of the middleware's outbound state: ClientSession, AM metadata, verifier.
 
 ``ProtectServeRuntime.cleanup_ctx`` is registered in ``app.cleanup_ctx`` by ``protect()``.  On
-start-up it fetches the AM's RFC 8414 metadata and, in ``jwks`` mode, the JWKS.  If the AM is
+start-up it fetches the AM's RFC 8414 metadata and, in ``jwks`` mode, the JWKS (and waits, at
+most ``http_timeout``, for the revocation feed's first ``ready`` or first failed connection).  If the AM is
 unreachable the app still starts: a background task retries with capped exponential backoff
 (0.5 s doubling up to 30 s) until it succeeds or the app shuts down.  Until then
 ``verifier`` is ``None`` and the middleware answers token-bearing requests to protected routes
@@ -89,6 +90,13 @@ class ProtectServeRuntime:
         self.session = new_session(self.config.http_timeout)
         if not await self._attempt():
             self._task = asyncio.create_task(self._retry_loop())
+        elif self.feed is not None:
+            # Like the JWKS: give the feed one bounded chance to catch up before serving, so the
+            # first requests are not all sent to introspection.  Never blocks longer.
+            feed = self.feed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(feed.wait_until(lambda: feed.caught_up or feed.attempts > 0),
+                                       self.config.http_timeout)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -140,11 +148,11 @@ class ProtectServeRuntime:
         return self._guarded(am, self._jwks)
 
     def _introspection(self, am: AMMetadata, endpoint: str) -> IntrospectionVerifier:
-        assert self.session is not None and self.config.sph_secret is not None
-        cfg = self.config
+        cfg, secret = self.config, self.config.sph_secret
+        assert self.session is not None and secret is not None  # enforced by ProtectServeConfig
         return IntrospectionVerifier(
             session=self.session, introspection_endpoint=endpoint, sph=cfg.sph,
-            sph_secret=cfg.sph_secret, issuer=am.issuer, audience=cfg.resource,
+            sph_secret=secret, issuer=am.issuer, audience=cfg.resource,
             leeway=cfg.leeway, now=cfg.now,
         )
 
@@ -155,10 +163,11 @@ class ProtectServeRuntime:
         revocations = Revocations(now=cfg.now, leeway=cfg.leeway)
         self.cache = TokenCache(max_entries=cfg.cache_size, now=cfg.now, leeway=cfg.leeway,
                                 revocations=revocations)
-        if not (cfg.feed and cfg.sph_secret and am.revocation_feed):
+        secret, url = cfg.sph_secret, am.revocation_feed
+        if not (cfg.feed and secret and url):
             return GuardedVerifier(jwks=jwks, cache=self.cache)
         feed = FeedSubscriber(
-            session=self.session, url=am.revocation_feed, sph=cfg.sph, sph_secret=cfg.sph_secret,
+            session=self.session, url=url, sph=cfg.sph, sph_secret=secret,
             revocations=revocations, on_keys_changed=lambda: keys.request(),
             max_staleness=cfg.max_staleness, monotonic=cfg.monotonic, connect_timeout=cfg.http_timeout,
         )

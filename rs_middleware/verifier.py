@@ -27,7 +27,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from .am_client import AMUnavailable, fetch_json
-from .claims import InvalidToken, expired
+from .claims import InvalidToken as InvalidToken, expired
 
 Claims = Mapping[str, Any]
 log = logging.getLogger("rs_middleware")
@@ -103,6 +103,7 @@ class JWKSVerifier:
         self._keys: KeySet | None = None
         self._last_fetch: float | None = None
         self._inflight: asyncio.Task[None] | None = None
+        self._kid_credit = False  # one early unknown-kid refetch, granted by refresh(fresh=True)
         #: Signature verifications attempted (a counter for tests and metrics).
         self.signature_checks = 0
 
@@ -134,9 +135,13 @@ class JWKSVerifier:
 
         ``fresh=True`` (after ``keys_changed``) never settles for a fetch that was already in
         flight — it may predate the change: it lets that one finish, then joins or starts the next.
+        It also allows one unknown-``kid`` refetch regardless of ``refetch_interval``, in case the
+        JWKS it got was served by an AM process that had not yet loaded the new key.
         """
-        if fresh and self._inflight is not None:
-            await asyncio.wait([self._inflight], timeout=self._fetch_timeout)
+        if fresh:
+            if self._inflight is not None:
+                await asyncio.wait([self._inflight], timeout=self._fetch_timeout)
+            self._kid_credit = True
         if self._inflight is None:
             self._last_fetch = self._now()
             task = asyncio.create_task(self._fetch())
@@ -177,7 +182,9 @@ class JWKSVerifier:
     async def _refetch_for_unknown_kid(self) -> bool:
         if self._inflight is None and self._last_fetch is not None:
             if self._now() - self._last_fetch < self._refetch_interval:
-                return False
+                if not self._kid_credit:
+                    return False
+                self._kid_credit = False
         try:
             await self.refresh()
         except (AMUnavailable, TimeoutError) as exc:

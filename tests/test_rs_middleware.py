@@ -283,6 +283,9 @@ BAD_TOKENS = {
     "tampered payload": lambda am: (lambda p: p[0] + "." + b64(am.claims(scope="read write admin"))
                                     + "." + p[2])(am.token().split(".")),
     "expired beyond leeway": lambda am: am.token(exp=int(T0) - 31),
+    "exp + leeway is now (exp is exclusive)": lambda am: am.token(exp=int(T0) - 30),
+    "missing jti (RFC 9068 §2.2)": lambda am: am.token(jti=None),
+    "missing client_id (RFC 9068 §2.2)": lambda am: am.token(client_id=None),
     "nbf in the future": lambda am: am.token(nbf=int(T0) + 120),
     "iat in the future": lambda am: am.token(iat=int(T0) + 120),
     "missing exp": lambda am: am.token(exp=None),
