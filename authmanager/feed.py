@@ -84,11 +84,11 @@ class FeedHub:
     async def poll_once(self) -> int:
         async with self._sessions() as session:
             rows = await event_repo.after(session, cursor=self.cursor)
-        keys_changed = False
+        if any(row.kind == "keys_changed" for row in rows):
+            await self._on_keys_changed()  # this process signs with the new ring before SPs hear of it
         for row in rows:
             self.cursor = row.id
             event = FeedEvent.from_row(row)
-            keys_changed |= event.kind == "keys_changed"
             for sub in list(self._subs):
                 if event.realm_id is None or event.realm_id == sub.realm_id:
                     try:
@@ -96,8 +96,6 @@ class FeedHub:
                     except asyncio.QueueFull:  # a stalled reader: drop it; it resumes from its cursor
                         log.warning("feed subscriber too slow; disconnecting it")
                         self._end(sub)
-        if keys_changed:
-            await self._on_keys_changed()
         return len(rows)
 
     async def _run(self) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from amkit import register, request_token
 from signers import sign_9421
+from authmanager.storage.events import GRACE
 from sse import SSE
 
 RESOURCE = "http://127.0.0.1:1/"
@@ -76,7 +77,7 @@ async def test_fresh_subscriber_gets_every_relevant_revocation_then_ready(world)
         got = [await feed.next(), await feed.next()]
         assert [e["event"] for e in got] == ["token_revoked", "token_revoked"]
         assert (await feed.next())["event"] == "ready"
-    am.clock.advance(901)  # those tokens have expired: a fresh subscriber no longer needs them
+    am.clock.advance(901 + GRACE)  # expired, and past any SP leeway: a fresh subscriber no longer needs them
     async with http.get(am.url("/feed"), headers=basic(realm)) as r:
         assert (await SSE(r).next())["event"] == "ready"
 
@@ -141,3 +142,12 @@ async def test_consumer_revoked_by_signed_request_for_its_own_token(world):
         assert r.status == 200
     async with http.post(am.url("/introspect"), data={"token": value}, headers=basic(realm)) as r:
         assert await r.json() == {"active": False}
+
+
+async def test_revocation_stays_relevant_through_the_sps_leeway(world):
+    am, realm, client, http = world
+    value = await token(http, am, client, realm)
+    await revoke(http, am, realm, value)
+    am.clock.advance(901)  # expired, but an SP may still accept it for its leeway: still replayed
+    async with http.get(am.url("/feed"), headers=basic(realm)) as r:
+        assert (await SSE(r).next())["event"] == "token_revoked"

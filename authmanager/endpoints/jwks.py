@@ -1,17 +1,25 @@
-"""The JWK Set (RFC 7517 §5) holding the public halves of the token-signing keys."""
+"""The JWK Set (RFC 7517 §5) holding the public halves of the published signing keys.
+
+Read from the database on each request (SPs fetch it rarely), so that every AM process serves
+the same set the moment a key is staged or retired, before any ``keys_changed`` is announced.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..context import context
+from ..storage import keys as key_repo
 
 PATH = "/jwks.json"
 
 
 async def handle(request: web.Request) -> web.Response:
+    ctx = context(request)
+    async with ctx.sessions() as session:
+        rows = await key_repo.published(session, now=ctx.now())
     return web.json_response(
-        context(request).keyring.jwks(context(request).now()),
+        {"keys": [row.public_jwk for row in rows]},
         content_type="application/jwk-set+json",
-        headers={"Cache-Control": "public, max-age=60"},
+        headers={"Cache-Control": "public, max-age=30"},
     )

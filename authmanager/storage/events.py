@@ -7,6 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import RevocationEvent
 
+#: Events are kept this long past their ``exp``: an SP accepts tokens up to its clock leeway
+#: (30 s by default) after ``exp``, and must still hear of their revocation until then.
+GRACE = 60
+
 #: Any constant: the PostgreSQL advisory lock that orders feed appends across AM processes.
 _FEED_LOCK = 0x50534644  # "PSFD"
 
@@ -40,7 +44,7 @@ async def after(session: AsyncSession, *, cursor: int, realm_id: int | None = No
 
 
 async def still_relevant(session: AsyncSession, *, realm_id: int, now: int) -> list[RevocationEvent]:
-    stmt = select(RevocationEvent).where(_for_realm(realm_id), RevocationEvent.exp > now,
+    stmt = select(RevocationEvent).where(_for_realm(realm_id), RevocationEvent.exp > now - GRACE,
                                          RevocationEvent.kind != "keys_changed")
     return list((await session.scalars(stmt.order_by(RevocationEvent.id))).all())
 
@@ -50,5 +54,5 @@ async def latest_id(session: AsyncSession) -> int:
 
 
 async def purge_expired(session: AsyncSession, *, now: int) -> int:
-    result = await session.execute(delete(RevocationEvent).where(RevocationEvent.exp < now))
+    result = await session.execute(delete(RevocationEvent).where(RevocationEvent.exp < now - GRACE))
     return result.rowcount or 0
