@@ -39,10 +39,13 @@ async def server(*args: str, env: dict[str, str]):
             raise AssertionError(f"{args} exited before listening")
 
         await asyncio.wait_for(banner(), 30)
+        drain = asyncio.create_task(proc.stdout.read())  # keep the pipe from filling up
         yield proc
     finally:
         proc.terminate()
         await proc.wait()
+        if "drain" in locals():
+            await drain
 
 
 @pytest.fixture
