@@ -36,11 +36,23 @@ def main(ctx: click.Context, database: str, key_file: Path | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8400, show_default=True, type=int)
 @click.option("--issuer", default=None, help="Public issuer URL (default http://HOST:PORT).")
+@click.option("--token-ttl", type=click.IntRange(min=1), default=None, help="Default/maximum token lifetime, s.")
+@click.option("--signature-window", type=click.IntRange(min=1), default=None,
+              help="Accepted clock skew of signed requests, s.")
+@click.option("--grasshopper-max-ttl", type=click.IntRange(min=1), default=None, help="Sub-key lifetime cap, s.")
+@click.option("--key-activation-delay", type=click.IntRange(min=0), default=None,
+              help="Default delay before a rotated key signs, s.")
+@click.option("--purge-interval", type=click.FloatRange(min=1), default=None, help="Background purge period, s.")
+@click.option("--unused-consumer-ttl", type=click.IntRange(min=1), default=None,
+              help="Purge consumer keys never used within this time, s.")
+@click.option("--feed-keepalive", type=click.FloatRange(min=0.1), default=None,
+              help="SSE keepalive period of the revocation feed, s.")
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int, issuer: str | None) -> None:
+def serve(settings: Settings, host: str, port: int, issuer: str | None, **tuning: float | None) -> None:
     """Run the AM; creates the schema on first start."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = dataclasses.replace(settings, issuer=issuer or f"http://{host}:{port}")
+    settings = dataclasses.replace(settings, issuer=issuer or f"http://{host}:{port}",
+                                   **{k: v for k, v in tuning.items() if v is not None})
     web.run_app(create_app(settings), host=host, port=port, print=lambda s: click.echo(s, err=True))
 
 
