@@ -9,6 +9,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
 from .context import CONTEXT, Context
 from .endpoints import feed, grasshopper, introspection, jwks, metadata, registration, revocation, token
@@ -91,8 +92,21 @@ async def _end_feeds(app: web.Application) -> None:
         await app[CONTEXT].feed.close()
 
 
-async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+async def alive(request: web.Request) -> web.Response:
+    """Liveness: the process answers. Touches nothing else, the database included."""
+    return json_response({"status": "alive"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: the database answers (``SELECT 1``); ``503`` with ``Retry-After`` otherwise."""
+    ctx = request.app[CONTEXT]
+    try:
+        async with asyncio.timeout(2), ctx.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database means "not ready"
+        log.warning("readiness check: database unreachable")
+        raise to_http(TemporarilyUnavailable("the database is unreachable")) from None
+    return json_response({"status": "ready"})
 
 
 def create_app(settings: Settings, *, create_schema: bool = True) -> web.Application:
@@ -108,5 +122,6 @@ def create_app(settings: Settings, *, create_schema: bool = True) -> web.Applica
     app.router.add_get(feed.PATH, feed.handle)
     app.router.add_post(grasshopper.PATH, grasshopper.handle)
     app.router.add_get(token.PATH, token.verify)
-    app.router.add_get("/health/alive", health)
+    app.router.add_get("/health/alive", alive)
+    app.router.add_get("/health/ready", ready)
     return app

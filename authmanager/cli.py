@@ -1,8 +1,9 @@
 """The ``authmanager`` command line (click).
 
-Global options: ``--database URL`` (env ``AUTHMANAGER_DATABASE_URL``, default a SQLite file
-``./authmanager.db``) and ``--key-file PATH`` (env ``AUTHMANAGER_KEY_FILE``; default beside the
-SQLite file). Precedence: flag > environment > default. Sub-commands live in ``commands/``.
+Global options: ``--config FILE`` (env ``AUTHMANAGER_CONFIG``, TOML), ``--database URL`` (env
+``AUTHMANAGER_DATABASE_URL``, default a SQLite file ``./authmanager.db``) and ``--key-file PATH``
+(env ``AUTHMANAGER_KEY_FILE``; default beside the SQLite file). Precedence: flag > environment >
+config file > default (see ``settings.py``). Sub-commands live in ``commands/``.
 """
 
 from __future__ import annotations
@@ -18,18 +19,24 @@ from aiohttp import web
 from .app import create_app
 from .commands.keys import consumer, keys, purge
 from .commands.realms import policy, realm
-from .settings import DEFAULT_DATABASE_URL, ENV_DATABASE_URL, ENV_KEY_FILE, Settings
+from .settings import DEFAULT_DATABASE_URL, ENV_CONFIG, ENV_DATABASE_URL, ENV_KEY_FILE, ConfigError, Settings
 
 
 @click.group()
-@click.option("--database", envvar=ENV_DATABASE_URL, default=DEFAULT_DATABASE_URL, show_default=True,
-              help="SQLAlchemy async URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://...")
-@click.option("--key-file", envvar=ENV_KEY_FILE, type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Server key file sealing consumer secrets (default: beside the SQLite file).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help=f"TOML settings file (env {ENV_CONFIG}).")
+@click.option("--database", default=None,
+              help=f"SQLAlchemy async URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://... "
+                   f"(env {ENV_DATABASE_URL}; default {DEFAULT_DATABASE_URL})")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"Server key file sealing consumer secrets (env {ENV_KEY_FILE}; default beside the SQLite file).")
 @click.pass_context
-def main(ctx: click.Context, database: str, key_file: Path | None) -> None:
+def main(ctx: click.Context, config_file: Path | None, database: str | None, key_file: Path | None) -> None:
     """ProtectServe authorization manager."""
-    ctx.obj = Settings.from_env(database_url=database, key_file=key_file)
+    try:
+        ctx.obj = Settings.load(config_file=config_file, flags={"database_url": database, "key_file": key_file})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -1,9 +1,17 @@
-"""Runtime settings: one frozen dataclass, built from flags, environment or defaults."""
+"""Runtime settings: one frozen dataclass.
+
+Sources, highest precedence first: command-line flags, environment variables
+(``AUTHMANAGER_<FIELD>``, e.g. ``AUTHMANAGER_TOKEN_TTL=600``), a TOML file (``--config FILE`` or
+``AUTHMANAGER_CONFIG``; keys are the field names, at top level or under ``[authmanager]``), and
+the defaults below. An unknown key or a badly typed value is an error, never ignored.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -12,6 +20,12 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./authmanager.db"
 ENV_DATABASE_URL = "AUTHMANAGER_DATABASE_URL"
 ENV_SECRET_KEY = "AUTHMANAGER_SECRET_KEY"
 ENV_KEY_FILE = "AUTHMANAGER_KEY_FILE"
+ENV_CONFIG = "AUTHMANAGER_CONFIG"
+ENV_PREFIX = "AUTHMANAGER_"
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the source and the key."""
 
 
 def default_key_file(database_url: str) -> Path:
@@ -62,13 +76,73 @@ class Settings:
         return self.issuer.rstrip("/") + path
 
     @classmethod
+    def load(cls, *, config_file: Path | None = None, flags: dict[str, object] | None = None,
+             environ: dict[str, str] | None = None) -> "Settings":
+        """Merge defaults < TOML file < environment < flags (``None`` flags are absent)."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        path = config_file or (Path(environ[ENV_CONFIG]) if environ.get(ENV_CONFIG) else None)
+        if path is not None:
+            values.update(_from_toml(path))
+        for name in _CONFIGURABLE:
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = _coerce(name, raw, f"environment variable {ENV_PREFIX + name.upper()}")
+        values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
-        env: dict[str, object] = {}
-        if ENV_DATABASE_URL in os.environ:
-            env["database_url"] = os.environ[ENV_DATABASE_URL]
-        if ENV_SECRET_KEY in os.environ:
-            env["secret_key"] = os.environ[ENV_SECRET_KEY]
-        if ENV_KEY_FILE in os.environ:
-            env["key_file"] = Path(os.environ[ENV_KEY_FILE])
-        env.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**env)  # type: ignore[arg-type]
+        return cls.load(flags=overrides)
+
+
+#: Every field but the clock can be configured.
+_CONFIGURABLE = {f.name: f for f in dataclasses.fields(Settings) if f.name != "now"}
+_PATHS = {"key_file"}
+_OPTIONAL_STR = {"secret_key"}
+
+
+def _coerce(name: str, raw: object, source: str) -> object:
+    default = _CONFIGURABLE[name].default
+    try:
+        if name in _PATHS:
+            return Path(str(raw))
+        if name in _OPTIONAL_STR or isinstance(default, str):
+            if not isinstance(raw, str):
+                raise TypeError
+            return raw
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(raw).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            if isinstance(raw, bool) or isinstance(raw, float):
+                raise TypeError
+            return int(raw)  # type: ignore[call-overload]
+        if isinstance(default, float):
+            if isinstance(raw, bool):
+                raise TypeError
+            return float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"{source}: {name} = {raw!r} is not a valid {type(default).__name__}")
+
+
+def _from_toml(path: Path) -> dict[str, object]:
+    try:
+        doc = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    table = doc.get("authmanager", doc)
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [authmanager] must be a table")
+    unknown = sorted(set(table) - set(_CONFIGURABLE) - {"authmanager"})
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return {k: _coerce(k, v, f"config file {path}") for k, v in table.items() if k in _CONFIGURABLE}
