@@ -12,14 +12,30 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from .context import CONTEXT, Context
-from .endpoints import feed, grasshopper, introspection, jwks, metadata, registration, revocation, token
-from .errors import OAuthError, PayloadTooLarge, TemporarilyUnavailable, json_response, to_http
-from .secretbox import SecretBox
-from .settings import Settings
-from .storage.db import create_schema, make_engine, make_sessionmaker
+from .endpoints import (
+    feed,
+    grasshopper,
+    introspection,
+    jwks,
+    metadata,
+    registration,
+    revocation,
+    token,
+)
+from .errors import (
+    OAuthError,
+    PayloadTooLarge,
+    TemporarilyUnavailable,
+    json_response,
+    to_http,
+)
 from .feed import FeedHub
 from .keyring import KeyRing
 from .purge import run_forever as purge_forever
+from .secretbox import SecretBox
+from .settings import Settings
+from .storage.db import make_engine, make_sessionmaker
+from .storage.migrate import prepare as prepare_schema
 
 log = logging.getLogger("authmanager")
 
@@ -50,15 +66,15 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         ) from None
 
 
-def _database_ctx(settings: Settings, *, create: bool):  # type: ignore[no-untyped-def]
+def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-untyped-def]
     """Owns the engine, the key ring, the feed poller and the purge task for the app's lifetime."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         purger: asyncio.Task[None] | None = None
         try:
-            if create:
-                await create_schema(engine)
+            if migrate:
+                await prepare_schema(engine)  # empty: create via migrations; outdated: refuse
             sessions = make_sessionmaker(engine)
             box = SecretBox.from_settings(secret_key=settings.secret_key, key_file=settings.resolved_key_file)
             keyring = await KeyRing.load(sessions, box, now=int(settings.now()))
@@ -109,9 +125,12 @@ async def ready(request: web.Request) -> web.Response:
     return json_response({"status": "ready"})
 
 
-def create_app(settings: Settings, *, create_schema: bool = True) -> web.Application:
+def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
+    """The AM. With ``migrate`` (the default) an empty database gets the schema at start-up and an
+    out-of-date one makes start-up fail with ``SchemaOutOfDate``; ``migrate=False`` skips the check
+    (for worker processes whose parent already did it)."""
     app = web.Application(client_max_size=settings.max_body, middlewares=[error_middleware])
-    app.cleanup_ctx.append(_database_ctx(settings, create=create_schema))
+    app.cleanup_ctx.append(_database_ctx(settings, migrate=migrate))
     app.on_shutdown.append(_end_feeds)
     app.router.add_get(metadata.PATH, metadata.handle)
     app.router.add_get(jwks.PATH, jwks.handle)

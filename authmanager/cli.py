@@ -11,15 +11,27 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import multiprocessing
 from pathlib import Path
 
 import click
 from aiohttp import web
 
 from .app import create_app
+from .commands.db import db
 from .commands.keys import consumer, keys, purge
 from .commands.realms import policy, realm
-from .settings import DEFAULT_DATABASE_URL, ENV_CONFIG, ENV_DATABASE_URL, ENV_KEY_FILE, ConfigError, Settings
+from .settings import (
+    DEFAULT_DATABASE_URL,
+    ENV_CONFIG,
+    ENV_DATABASE_URL,
+    ENV_KEY_FILE,
+    ConfigError,
+    Settings,
+)
+from .storage.db import make_engine
+from .storage.migrate import SchemaOutOfDate
+from .storage.migrate import prepare as prepare_schema
 
 
 @click.group()
@@ -54,13 +66,50 @@ def main(ctx: click.Context, config_file: Path | None, database: str | None, key
               help="Purge consumer keys never used within this time, s.")
 @click.option("--feed-keepalive", type=click.FloatRange(min=0.1), default=None,
               help="SSE keepalive period of the revocation feed, s.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes sharing the port (SO_REUSEPORT); the AM keeps no state between requests.")
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int, issuer: str | None, **tuning: float | None) -> None:
-    """Run the AM; creates the schema on first start."""
+def serve(settings: Settings, host: str, port: int, issuer: str | None, workers: int, **tuning: float | None) -> None:
+    """Run the AM; creates the schema on first start, refuses an out-of-date one."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = dataclasses.replace(settings, issuer=issuer or f"http://{host}:{port}",
                                    **{k: v for k, v in tuning.items() if v is not None})
-    web.run_app(create_app(settings), host=host, port=port, print=lambda s: click.echo(s, err=True))
+    try:
+        asyncio.run(_prepare(settings))
+    except SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from None
+    if workers == 1:
+        _run_worker(settings, host, port, reuse_port=False)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_run_worker, args=(settings, host, port, True), daemon=False) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    click.echo(f"======== {workers} workers; Running on http://{host}:{port} ========", err=True)
+    try:
+        for proc in procs:
+            proc.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.join()
+
+
+async def _prepare(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        await prepare_schema(engine)
+    finally:
+        await engine.dispose()
+
+
+def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
+    if reuse_port:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    web.run_app(create_app(settings, migrate=False), host=host, port=port, reuse_port=reuse_port or None,
+                print=(lambda s: click.echo(s, err=True)) if not reuse_port else None)
 
 
 @main.command()
@@ -74,7 +123,7 @@ def demo(trace_file: Path | None, signature: str) -> None:
     raise SystemExit(asyncio.run(run_demo(trace_file=trace_file, signature=signature)))
 
 
-for command in (realm, policy, keys, consumer, purge):
+for command in (realm, policy, keys, consumer, purge, db):
     main.add_command(command)
 
 if __name__ == "__main__":

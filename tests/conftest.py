@@ -119,6 +119,7 @@ async def _reset_schema(url: str) -> None:
     engine = make_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     await engine.dispose()
 
 

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..realm_admin import AdminError
 from ..settings import Settings
-from ..storage.db import create_schema, make_engine, make_sessionmaker
+from ..storage.db import make_engine, make_sessionmaker
+from ..storage.migrate import SchemaOutOfDate, prepare
 
 T = TypeVar("T")
 Sessions = async_sessionmaker[AsyncSession]
@@ -22,7 +23,7 @@ Sessions = async_sessionmaker[AsyncSession]
 async def open_db(settings: Settings) -> AsyncIterator[Sessions]:
     engine = make_engine(settings.database_url)
     try:
-        await create_schema(engine)
+        await prepare(engine)
         yield make_sessionmaker(engine)
     finally:
         await engine.dispose()
@@ -37,7 +38,7 @@ def run_admin(settings: Settings, action: Callable[[Sessions], Awaitable[T]]) ->
 
     try:
         return asyncio.run(main())
-    except AdminError as exc:
+    except (AdminError, SchemaOutOfDate) as exc:
         raise click.ClickException(str(exc)) from None
 
 

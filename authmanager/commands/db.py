@@ -1,0 +1,50 @@
+"""``authmanager db …``: schema migrations (Alembic)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from ..settings import Settings
+from ..storage.db import make_engine
+from ..storage.migrate import current, head, upgrade
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(settings: Settings) -> None:
+    """Apply every pending migration (SQLite and PostgreSQL alike)."""
+
+    async def run() -> tuple[str | None, str | None]:
+        engine = make_engine(settings.database_url)
+        try:
+            before = await current(engine)
+            await upgrade(engine)
+            return before, await current(engine)
+        finally:
+            await engine.dispose()
+
+    before, after = asyncio.run(run())
+    click.echo(f"schema at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
+
+
+@db.command("current")
+@click.pass_obj
+def db_current(settings: Settings) -> None:
+    """Show the database's schema revision and the one this version needs."""
+
+    async def run() -> str | None:
+        engine = make_engine(settings.database_url)
+        try:
+            return await current(engine)
+        finally:
+            await engine.dispose()
+
+    revision = asyncio.run(run())
+    click.echo(f"database: {revision or 'none'}; this version needs: {head()}")
