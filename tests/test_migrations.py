@@ -1,0 +1,63 @@
+"""Alembic migrations: the migrated schema is exactly the models' schema, on SQLite and
+PostgreSQL; serve refuses an out-of-date schema with a clear message; db upgrade brings it current."""
+
+import asyncio
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner
+
+from authmanager.cli import main
+from authmanager.storage.db import make_engine
+from authmanager.storage.migrate import SchemaOutOfDate, current, head, prepare, upgrade
+from authmanager.storage.models import Base
+
+
+async def test_migrations_produce_exactly_the_models_schema(database_url):
+    engine = make_engine(database_url)
+    try:
+        await upgrade(engine)
+        assert await current(engine) == head()
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata))
+        assert diff == []
+    finally:
+        await engine.dispose()
+
+
+async def test_out_of_date_schema_is_refused_until_upgraded(database_url):
+    engine = make_engine(database_url)
+    try:
+        await prepare(engine)  # empty database: created at head
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'older'")
+        try:
+            await prepare(engine)
+        except SchemaOutOfDate as exc:
+            assert "authmanager db upgrade" in str(exc) and head() in str(exc)
+        else:
+            raise AssertionError("an out-of-date schema was accepted")
+    finally:
+        await engine.dispose()
+
+
+def test_cli_serve_refuses_and_db_upgrade_reports(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'am.db'}"
+    runner = CliRunner()
+    result = runner.invoke(main, ["--database", url, "db", "upgrade"])
+    assert result.exit_code == 0 and f"schema at {head()} (was empty)" in result.output
+    assert "already current" in runner.invoke(main, ["--database", url, "db", "upgrade"]).output
+
+    async def make_stale() -> None:
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'older'")
+        await engine.dispose()
+
+    asyncio.run(make_stale())
+    result = runner.invoke(main, ["--database", url, "serve", "--port", "1"])
+    assert result.exit_code == 1 and "run `authmanager db upgrade`" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(main, ["--database", url, "realm", "list"])
+    assert result.exit_code == 1 and "db upgrade" in result.output  # admin commands refuse too
