@@ -102,14 +102,23 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'am.db'}"
         return
-    name = request.getfixturevalue("pg_database")
+    yield await _fresh_pg_url(request.getfixturevalue("pg_database"))
+
+
+async def _fresh_pg_url(name: str | None) -> str:
+    """The session's PostgreSQL database, emptied; skip (or fail under CI) if unreachable."""
     if name is None:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required but unreachable at {PG_ADMIN_DSN}")
         pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_DSN}")
     url = PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{name}"
     await _reset_schema(url)
-    yield url
+    return url
+
+
+@pytest.fixture
+async def pg_url(pg_database: str | None) -> str:
+    return await _fresh_pg_url(pg_database)
 
 
 async def _reset_schema(url: str) -> None:
