@@ -20,6 +20,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./authmanager.db"
 ENV_DATABASE_URL = "AUTHMANAGER_DATABASE_URL"
 ENV_SECRET_KEY = "AUTHMANAGER_SECRET_KEY"
 ENV_KEY_FILE = "AUTHMANAGER_KEY_FILE"
+ENV_ALLOW_PRIVATE_TARGETS = "AUTHMANAGER_ALLOW_PRIVATE_TARGETS"
 ENV_CONFIG = "AUTHMANAGER_CONFIG"
 ENV_PREFIX = "AUTHMANAGER_"
 
@@ -65,6 +66,9 @@ class Settings:
     grasshopper_max_ttl: int = 900
     #: Delay between staging a new signing key and its first signature, seconds.
     key_activation_delay: int = 300
+    #: Let outbound pushes (ticket discovery and delivery) reach loopback, private, link-local and
+    #: other non-public addresses. Off by default (SSRF); for tests and internal deployments.
+    allow_private_targets: bool = False
     #: The clock, injectable so expiry is testable without sleeping.
     now: Callable[[], float] = field(default=time.time, compare=False)
 
