@@ -18,6 +18,7 @@ from .endpoints import (
     introspection,
     jwks,
     metadata,
+    openapi,
     registration,
     revocation,
     token,
@@ -141,6 +142,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_get(feed.PATH, feed.handle)
     app.router.add_post(grasshopper.PATH, grasshopper.handle)
     app.router.add_get(token.PATH, token.verify)
+    app.router.add_get(openapi.PATH, openapi.handle)
     app.router.add_get("/health/alive", alive)
     app.router.add_get("/health/ready", ready)
     return app

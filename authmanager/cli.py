@@ -21,6 +21,7 @@ from .app import create_app
 from .commands.db import db
 from .commands.keys import consumer, keys, purge
 from .commands.realms import policy, realm
+from .commands.share import share
 from .settings import (
     DEFAULT_DATABASE_URL,
     ENV_CONFIG,
@@ -125,6 +126,7 @@ def demo(trace_file: Path | None, signature: str) -> None:
 
 for command in (realm, policy, keys, consumer, purge, db):
     main.add_command(command)
+main.add_command(share)
 
 if __name__ == "__main__":
     main()

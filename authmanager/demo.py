@@ -2,7 +2,8 @@
 
 Everything runs on free loopback ports over real sockets, with a temporary SQLite database.
 Each step of the handshake is printed as it happens; the exit status is 0 only if the
-protected resource was served.
+protected resource was served — to the handshaking consumer, to the second (introspection-mode)
+service, and to Bob after the owner shared the realm with him by ticket (``demo_ticket``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rs_middleware.example import create_example_app
 
 from .app import create_app
 from .context import CONTEXT
+from .demo_ticket import ticket_leg
 from .realm_admin import add_policy, create_realm
 from .serving import base_url, bound_socket, serve
 from .settings import Settings
@@ -46,9 +48,10 @@ async def run_demo(*, trace_file: Path | None = None, signature: str = "rfc9421"
                    out: Callable[[str], None] = print) -> int:
     printer, tracer = Printer(out), Tracer()
     with tempfile.TemporaryDirectory(prefix="protectserve-demo-") as tmp:
-        am_sock, sp_sock, sp2_sock = bound_socket(), bound_socket(), bound_socket()
+        am_sock, sp_sock, sp2_sock, bob_sock = bound_socket(), bound_socket(), bound_socket(), bound_socket()
+        # Everything runs on loopback, so the SSRF guard of the ticket leg must allow private targets.
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/demo.db", issuer=base_url(am_sock),
-                            key_file=Path(tmp) / "demo.key")
+                            key_file=Path(tmp) / "demo.key", allow_private_targets=True)
         am_app = create_app(settings)
         tracer.install(am_app, "AM")
         async with serve(am_app, am_sock) as issuer:
@@ -92,6 +95,9 @@ async def run_demo(*, trace_file: Path | None = None, signature: str = "rfc9421"
 
                     tracer.phase = "introspection"
                     served = await _introspection_leg(ctx, tracer, printer, http, issuer, sp2_sock) and served
+
+                tracer.phase = "ticket"
+                served = await ticket_leg(ctx, tracer, printer, resource, bob_sock) and served
         if trace_file is not None:
             tracer.dump(trace_file)
             printer.say(f"trace written to {trace_file}")

@@ -129,3 +129,12 @@ def to_http(err: OAuthError) -> web.HTTPException:
 
 class UnauthorizedClient(OAuthError):
     error = "unauthorized_client"
+
+
+class OutboundError(Exception):
+    """An outbound push of the AM (ticket discovery or delivery) failed. The message is safe to
+    show and log: it names URLs and statuses, never a ticket."""
+
+
+class TargetRefused(OutboundError):
+    """The SSRF guard refused the address a request would have connected to (docs/protocol.md §12)."""

@@ -3,8 +3,9 @@
 Each traced app records every request as it arrives and every response as its headers are
 sent, so nested calls (the SP fetching the JWKS while serving a consumer)
 appear in the order they really happened. The caller is recognised by the ``User-Agent`` that
-consumer_sdk and rs_middleware send. Only shapes are recorded (method, path, status, error
-codes, parameter *names*), never tokens, secrets or random identifiers.
+consumer_sdk, rs_middleware, the AM's outbound pushes and a ticket endpoint send. Only shapes are
+recorded (method, path, status, error codes, parameter *names* — of a ``grant_type`` its value),
+never tokens, tickets, secrets or random identifiers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Any
 from aiohttp import web
 
 _CALLER = web.RequestKey("protectserve_trace_caller", str)
-CALLERS = {"protectserve-consumer_sdk": "Consumer", "protectserve-rs_middleware": "SP"}
+CALLERS = {"protectserve-consumer_sdk": "Consumer", "protectserve-rs_middleware": "SP",
+           "protectserve-authmanager": "AM", "protectserve-ticket_endpoint": "Bob"}
+_FORM = "application/x-www-form-urlencoded"
+_AUTH_HEADERS = ("Authorization", "Signature-Input")
 
 
 @dataclass
@@ -47,7 +51,14 @@ class Tracer:
             agent = request.headers.get("User-Agent", "")
             caller = next((name for prefix, name in CALLERS.items() if agent.startswith(prefix)), "Other")
             request[_CALLER] = caller
-            self.events.append(Event(self.phase, "request", caller, party, _describe_request(request)))
+            event = Event(self.phase, "request", caller, party, _describe_request(request))
+            self.events.append(event)
+            if (request.method == "POST" and request.content_type == _FORM
+                    and not any(h in request.headers for h in _AUTH_HEADERS)):
+                try:
+                    event.text += _describe_form(await request.post())  # the body stays readable
+                except (web.HTTPException, ValueError):
+                    pass
             return await handler(request)
 
         async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
@@ -80,8 +91,16 @@ def _describe_request(request: web.Request) -> str:
     return text
 
 
+def _describe_form(form: Any) -> str:
+    """An unauthenticated form's parameter names (the value of ``grant_type`` only)."""
+    names = [f"{name}={form[name]}" if name == "grant_type" else name for name in dict.fromkeys(form)]
+    return f" ({', '.join(names)})" if names else ""
+
+
 def _describe_response(response: web.StreamResponse) -> str:
     text = str(response.status)
+    if 'rel="ticket_endpoint"' in response.headers.get("Link", ""):
+        text += ' Link: rel="ticket_endpoint"'
     challenge = response.headers.get("WWW-Authenticate", "")
     if challenge.startswith("Bearer"):
         params = [part.split("=", 1)[0].strip() for part in challenge[len("Bearer"):].split(",") if "=" in part]

@@ -24,6 +24,7 @@ from .store import ClientCredentials, CredentialStore, FileStore, MemoryStore, T
 if TYPE_CHECKING:
     from .grasshopper import GrasshopperKey, mint_grasshopper
     from .middleware import ProtectServeAuth
+    from .ticket_endpoint import TicketEndpoint, ticket_link_header
 
 __all__ = [
     "USER_AGENT",
@@ -44,10 +45,12 @@ __all__ = [
     "RegistrationError",
     "Step",
     "StoreError",
+    "TicketEndpoint",
     "Token",
     "TokenRequestError",
     "handshake",
     "mint_grasshopper",
+    "ticket_link_header",
 ]
 
 
@@ -56,6 +59,10 @@ def __getattr__(name: str) -> Any:
         from .middleware import ProtectServeAuth
 
         return ProtectServeAuth
+    if name in ("TicketEndpoint", "ticket_link_header"):
+        from . import ticket_endpoint
+
+        return getattr(ticket_endpoint, name)
     if name in ("GrasshopperKey", "mint_grasshopper"):
         from . import grasshopper
 

@@ -65,8 +65,10 @@ def read_resource_metadata(reply: HttpResponse, *, metadata_url: str, requested_
     return ResourceMetadata(resource, servers[0], sph, realm if isinstance(realm, str) else None, tuple(scopes))
 
 
-def read_am_metadata(reply: HttpResponse, *, issuer: str, auth_method: str) -> AuthorizationServer:
-    """RFC 8414 §3.2 response for ``issuer``; refused unless it accepts ``auth_method`` at the token endpoint."""
+def read_am_metadata(reply: HttpResponse, *, issuer: str, auth_method: str | None,
+                     grant_type: str = "client_credentials") -> AuthorizationServer:
+    """RFC 8414 §3.2 response for ``issuer``; refused unless it supports ``grant_type`` and accepts
+    ``auth_method`` at the token endpoint (``None``: the grant needs no client authentication)."""
     if reply.status != 200:
         raise MetadataError(f"AM metadata answered HTTP {reply.status}", status=reply.status)
     doc = _json_object(reply, MetadataError("AM metadata is not a JSON object"))
@@ -78,11 +80,11 @@ def read_am_metadata(reply: HttpResponse, *, issuer: str, auth_method: str) -> A
     if registration_endpoint is not None and not is_http_url(registration_endpoint):
         raise MetadataError("AM metadata registration_endpoint is not an http(s) URL")
     auth_methods = doc.get("token_endpoint_auth_methods_supported")
-    if isinstance(auth_methods, list) and auth_method not in auth_methods:
+    if auth_method is not None and isinstance(auth_methods, list) and auth_method not in auth_methods:
         raise MetadataError(f"the AM does not accept {auth_method}")
     grants = doc.get("grant_types_supported")
-    if isinstance(grants, list) and "client_credentials" not in grants:
-        raise MetadataError("the AM does not support the client_credentials grant")
+    if isinstance(grants, list) and grant_type not in grants:
+        raise MetadataError(f"the AM does not support the {grant_type} grant")
     return AuthorizationServer(issuer, token_endpoint, registration_endpoint)
 
 

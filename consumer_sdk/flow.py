@@ -80,12 +80,12 @@ def handshake(
     assert challenge.resource_metadata is not None
     if not same_origin(challenge.resource_metadata, url):
         raise MetadataError("resource_metadata is not on the origin of the requested URL")
-    reply = yield _get(challenge.resource_metadata, config)
-    realm = _check(emit, "resource_metadata", challenge.resource_metadata, reply, read_resource_metadata,
-                   metadata_url=challenge.resource_metadata, requested_url=url)
+    reply = yield get_request(challenge.resource_metadata, config)
+    realm = check_step(emit, "resource_metadata", challenge.resource_metadata, reply, read_resource_metadata,
+                       metadata_url=challenge.resource_metadata, requested_url=url)
 
     # 3. AM metadata (RFC 8414 §3), its issuer checked (RFC 8414 §3.3)
-    am = yield from _discover_am(realm.authorization_server, config, emit)
+    am = yield from discover_am(realm.authorization_server, config, emit)
 
     # 4. Consumer key: stored for this AM, else registered (RFC 7591 §3)
     credentials = store.get_client(am.issuer)
@@ -139,7 +139,7 @@ def requested_scopes(
 # --- requests -----------------------------------------------------------------------------------
 
 
-def _get(url: str, config: FlowConfig) -> HttpRequest:
+def get_request(url: str, config: FlowConfig) -> HttpRequest:
     return HttpRequest("GET", url, {"Accept": "application/json", "User-Agent": config.user_agent})
 
 
@@ -167,17 +167,18 @@ def _token_request(
     return HttpRequest("POST", am.token_endpoint, signed, body)
 
 
-def _discover_am(issuer: str, config: FlowConfig, emit: Callable[[Step], None]) -> Generator[
-    HttpRequest, HttpResponse, AuthorizationServer
-]:
+def discover_am(issuer: str, config: FlowConfig, emit: Callable[[Step], None],
+                grant_type: str = "client_credentials") -> Generator[HttpRequest, HttpResponse, AuthorizationServer]:
+    """RFC 8414 §3 metadata of ``issuer`` (issuer checked, §3.3), for ``grant_type``."""
+    auth_method = AUTH_METHOD_NAMES[config.signature_method] if grant_type == "client_credentials" else None
     candidates = authorization_server_metadata_urls(issuer)
     for index, metadata_url in enumerate(candidates):
-        reply = yield _get(metadata_url, config)
+        reply = yield get_request(metadata_url, config)
         if reply.status == 404 and index + 1 < len(candidates):
             emit(Step("am_metadata", "GET", metadata_url, 404, {"issuer": issuer}))
             continue
-        return _check(emit, "am_metadata", metadata_url, reply, read_am_metadata,
-                      issuer=issuer, auth_method=AUTH_METHOD_NAMES[config.signature_method])
+        return check_step(emit, "am_metadata", metadata_url, reply, read_am_metadata,
+                          issuer=issuer, auth_method=auth_method, grant_type=grant_type)
     raise AssertionError("unreachable")
 
 
@@ -189,14 +190,14 @@ def _register(
     body = json.dumps({"client_name": config.client_name}).encode("utf-8")
     headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": config.user_agent}
     reply = yield HttpRequest("POST", am.registration_endpoint, headers, body)
-    credentials = _check(emit, "register", am.registration_endpoint, reply, read_registration,
-                         issuer=am.issuer, method="POST")
+    credentials = check_step(emit, "register", am.registration_endpoint, reply, read_registration,
+                             issuer=am.issuer, method="POST")
     store.put_client(credentials)
     return credentials
 
 
-def _check(emit: Callable[[Step], None], name: str, url: str, reply: HttpResponse, reader: Callable[..., Any],
-           method: str = "GET", **kwargs: Any) -> Any:
+def check_step(emit: Callable[[Step], None], name: str, url: str, reply: HttpResponse,
+               reader: Callable[..., Any], method: str = "GET", **kwargs: Any) -> Any:
     """Run ``reader`` on ``reply`` and report the exchange as a ``Step``, also when it is refused."""
     try:
         result = reader(reply, **kwargs)

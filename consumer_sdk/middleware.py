@@ -128,33 +128,37 @@ class ProtectServeAuth:
             task.exception()  # retrieved here too, so an unawaited failure is not logged as lost
 
     async def _drive(self, flow: Flow, session: ClientSession) -> Token:
-        """Perform each request the generator yields; return the token it returns."""
-        try:
-            outgoing = next(flow)
-            while True:
-                outgoing = flow.send(await self._perform(session, outgoing))
-        except StopIteration as done:
-            return done.value
-        finally:
-            flow.close()
-
-    @staticmethod
-    async def _perform(session: ClientSession, outgoing: HttpRequest) -> HttpResponse:
-        async with session.request(
-            outgoing.method,
-            URL(outgoing.url, encoded=True),  # sent exactly as signed (@target-uri)
-            headers=dict(outgoing.headers),
-            data=outgoing.body or None,
-            middlewares=(),
-            allow_redirects=False,
-            raise_for_status=False,
-        ) as response:
-            body = await response.read()
-            return HttpResponse(response.status, Headers(response.headers.items()), body)
+        return await drive(flow, session)
 
     def _emit(self, step: Step) -> None:
         if self.on_step is not None:
             self.on_step(step)
+
+
+async def drive(flow: Flow, session: ClientSession) -> Token:
+    """Perform each request a flow generator yields on ``session``; return the token it returns."""
+    try:
+        outgoing = next(flow)
+        while True:
+            outgoing = flow.send(await _perform(session, outgoing))
+    except StopIteration as done:
+        return done.value
+    finally:
+        flow.close()
+
+
+async def _perform(session: ClientSession, outgoing: HttpRequest) -> HttpResponse:
+    async with session.request(
+        outgoing.method,
+        URL(outgoing.url, encoded=True),  # sent exactly as signed (@target-uri)
+        headers=dict(outgoing.headers),
+        data=outgoing.body or None,
+        middlewares=(),
+        allow_redirects=False,
+        raise_for_status=False,
+    ) as response:
+        body = await response.read()
+        return HttpResponse(response.status, Headers(response.headers.items()), body)
 
 
 def _replayable(request: ClientRequest) -> bool:

@@ -23,6 +23,14 @@ async def test_committed_diagrams_match_a_traced_run(tmp_path):
     assert "POST /token (RFC 9421 hmac-sha256)" in rendered["handshake.md"]
     assert "POST /introspect" in rendered["introspection.md"]
     assert "POST /token" not in rendered["validation.md"].split("Note over SP")[1]
+    ticket = rendered["ticket.md"]
+    assert "participant Bob" in ticket and "participant Bob" not in rendered["handshake.md"]
+    for line in ('AM->>Bob: GET /', 'Bob-->>AM: 200 Link: rel="ticket_endpoint"',
+                 "AM->>Bob: POST /ticket (ticket, resource, subject)", "Bob-->>AM: 202",
+                 "Bob->>AM: POST /token (grant_type=ticket, ticket)", "Consumer->>SP: GET /photos/ (Bearer token)"):
+        assert line in ticket, line
+    assert "/register" not in ticket  # Bob never registers a consumer key
+    assert "private targets allowed" in "\n".join(lines) and "DEMO OK" in lines[-1]
 
 
 async def test_demo_with_oauth1_signatures_serves_the_resource():

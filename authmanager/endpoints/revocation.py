@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import hdrs, web
 from ..context import context
 from ..secretbox import digest
-from ..errors import UnauthorizedClient
+from ..errors import UnauthorizedClient, json_response
 from ..revocation import revoke_token
 from ..storage import tokens as token_repo
 from .forms import parse_form, read_body
@@ -42,4 +42,4 @@ async def handle(request: web.Request) -> web.Response:
             if not owns(row):
                 raise UnauthorizedClient("the token was not issued to the caller")
             await revoke_token(session, row, now=now)
-    return web.Response(status=200, headers={"Cache-Control": "no-store"})
+    return json_response({})

@@ -4,6 +4,8 @@
   (:mod:`authmanager.signatures`). One database transaction covers the consumer lookup, the
   nonce claim, the policy decision and the token's persistence: any error rolls all of it back,
   so a refused request stores nothing. Success is §5.1; errors are §5.2 JSON, ``no-store``.
+* ``POST grant_type=ticket&ticket=…`` (IndieAuth Ticket Auth, :mod:`authmanager.grants.ticket`):
+  no client authentication; the single-use ticket delivered to the subject is the proof.
 * ``POST action=revoke&token=…`` (IndieAuth "Token Revocation"): possession of the token is the
   credential; the answer is ``200`` whether or not the token was known.
 * ``GET`` with ``Authorization: Bearer`` (IndieAuth "Access Token Verification"): ``me``,
@@ -20,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..context import Context, context
 from ..errors import InvalidClient, InvalidRequest, UnsupportedGrantType, json_response
-from ..grants import client_credentials
+from ..grants import client_credentials, ticket
 from ..revocation import revoke_token
 from ..secretbox import digest
 from ..signatures import RequestView, verify as verify_signature
@@ -72,6 +74,10 @@ async def handle(request: web.Request) -> web.Response:
     params = parse_form(request, body)
     if params.get("action") == "revoke":
         return await _indieauth_revoke(ctx, params)
+    if params.get("grant_type") == ticket.GRANT_TYPE:  # unauthenticated: the ticket is the proof
+        issued = await ticket.redeem(ctx.sessions, params=params, keyring=ctx.keyring, issuer=ctx.settings.issuer,
+                                     now=ctx.now(), default_ttl=ctx.settings.token_ttl)
+        return json_response(issued.body())
     view = request_view(request, ctx.settings.endpoint(PATH), body)
     async with ctx.sessions.begin() as session:
         consumer = await authenticate(ctx, session, view)
@@ -96,7 +102,7 @@ async def _indieauth_revoke(ctx: Context, params: dict[str, str]) -> web.Respons
             row = await token_repo.by_hash(session, digest(token))
             if row is not None:
                 await revoke_token(session, row, now=ctx.now())
-    return web.Response(status=200, headers={"Cache-Control": "no-store"})
+    return json_response({})
 
 
 async def verify(request: web.Request) -> web.Response:

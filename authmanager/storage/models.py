@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -80,7 +80,8 @@ class AccessToken(Base):
     __tablename__ = "access_tokens"
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    #: A consumer key, or for a ticket-grant token the subject URL (at most 512 characters).
+    client_id: Mapped[str] = mapped_column(String(512), index=True)
     realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(Text)
     issued_at: Mapped[int] = mapped_column(BigInteger)
@@ -122,3 +123,47 @@ class RevocationEvent(Base):
 
 Index("ix_access_tokens_expires", AccessToken.expires_at)
 __all__ = ["Base", "Consumer", "Realm", "RealmScope", "Policy", "Nonce", "AccessToken", "SigningKey", "RevocationEvent"]
+
+
+class SavedGrant(Base):
+    """An owner's decision to share a realm with a subject (IndieAuth Ticket Auth): one row per
+    (realm, subject URL), so that policies can later match consumers by verified subject URL."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("realm_id", "subject", name="uq_grants_realm_subject"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(512))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    max_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Ticket(Base):
+    """A single-use ticket, kept by the SHA-256 of its value, with the outcome of its delivery.
+
+    ``used_at`` is set by one atomic conditional UPDATE at redemption; ``token_jti`` names the
+    token it bought, so that a second redemption can revoke it (RFC 6749 §4.1.2 by analogy)."""
+
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(512))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    max_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    token_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Delivery: the discovered ticket endpoint, ``pending`` | ``delivered`` | ``failed``, the
+    #: endpoint's HTTP status and a short reason (never the ticket).
+    endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivery: Mapped[str] = mapped_column(String(10), default="pending")
+    delivery_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delivery_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+__all__ += ["SavedGrant", "Ticket"]

@@ -1,0 +1,115 @@
+"""An OpenAPI 3.1 description of the AM's public endpoints, served at ``/openapi.json``.
+
+It is also the contract the schema-driven fuzzing in ``.ci/run`` (Schemathesis) holds the AM to:
+no input may produce a 5xx or a response that does not match what is written here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..context import context
+
+PATH = "/openapi.json"
+
+_ERROR = {"type": "object", "required": ["error"],
+          "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}}
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "invalid request (RFC 6749 §5.2)", 401: "client authentication failed",
+            403: "denied by policy", 413: "body too large", 503: "database unavailable; see Retry-After"}
+    return {str(code): _json({"$ref": "#/components/schemas/Error"}, text[code]) for code in codes}
+
+
+def _form(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return {"required": True, "content": {_FORM: {"schema": schema}}}
+
+
+_STR = {"type": "string"}
+
+
+def document(issuer: str) -> dict[str, Any]:
+    token_response = {"type": "object", "required": ["access_token", "token_type", "expires_in", "scope"],
+                      "properties": {"access_token": _STR, "token_type": {"const": "Bearer"},
+                                     "expires_in": {"type": "integer"}, "scope": _STR}}
+    registration = {"type": "object", "required": ["client_id", "client_secret", "client_id_issued_at",
+                                                   "client_secret_expires_at"],
+                    "properties": {"client_id": _STR, "client_secret": _STR, "client_id_issued_at": {"type": "integer"},
+                                   "client_secret_expires_at": {"type": "integer"}, "client_name": _STR}}
+    introspection = {"type": "object", "required": ["active"], "properties": {"active": {"type": "boolean"}}}
+    ok_empty = _json({"type": "object"}, "done (also for unknown tokens, RFC 7009 §2.2)")
+    signed = [{"httpMessageSignature": []}, {"oauth1": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ProtectServe authorization manager", "version": "0.1.0",
+                 "description": "Wire protocol: docs/protocol.md"},
+        "servers": [{"url": issuer}],
+        "paths": {
+            "/.well-known/oauth-authorization-server": {"get": {
+                "summary": "RFC 8414 metadata", "responses": {"200": _json(
+                    {"type": "object", "required": ["issuer", "token_endpoint", "jwks_uri"]}, "metadata")}}},
+            "/jwks.json": {"get": {"summary": "RFC 7517 key set", "responses": {"200": {
+                "description": "published keys", "content": {"application/jwk-set+json": {"schema": {
+                    "type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}}}}}}}},
+            "/register": {"post": {
+                "summary": "RFC 7591 registration (consumer key)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"client_name": _STR}}}}},
+                "responses": {"201": _json(registration, "consumer key issued"), **_errors(400, 413, 503)}}},
+            "/token": {
+                "post": {
+                    "summary": "Access token (client credentials signed with cks, or a ticket) or IndieAuth revocation",
+                    "security": signed,
+                    "requestBody": _form({"grant_type": _STR, "sph": _STR, "scope": _STR, "ticket": _STR,
+                                          "action": _STR, "token": _STR}),
+                    "responses": {"200": _json({"oneOf": [token_response, {"type": "object", "maxProperties": 0}]},
+                                               "token issued, or revocation done"),
+                                  **_errors(400, 401, 403, 413, 503)}},
+                "get": {
+                    "summary": "IndieAuth access token verification", "security": [{"bearer": []}],
+                    "responses": {"200": {"description": "me, client_id, scope", "content": {
+                        "application/json": {"schema": {"type": "object", "required": ["me", "client_id", "scope"]}},
+                        _FORM: {"schema": _STR}}}, **_errors(401)}}},
+            "/introspect": {"post": {
+                "summary": "RFC 7662 introspection", "security": [{"sph": []}],
+                "requestBody": _form({"token": _STR, "token_type_hint": _STR}, ["token"]),
+                "responses": {"200": _json(introspection, "token state"), **_errors(400, 401, 413, 503)}}},
+            "/revoke": {"post": {
+                "summary": "RFC 7009 revocation", "security": [{"sph": []}, *signed],
+                "requestBody": _form({"token": _STR, "token_type_hint": _STR}, ["token"]),
+                "responses": {"200": ok_empty, **_errors(400, 401, 413, 503)}}},
+            "/grasshopper": {"post": {
+                "summary": "Grasshopper sub-key (signed with the master cks)", "security": signed,
+                "requestBody": _form({"ttl": _STR, "scope": _STR}),
+                "responses": {"201": _json(registration, "sub-key issued"), **_errors(400, 401, 413, 503)}}},
+            "/health/alive": {"get": {"summary": "liveness", "responses": {"200": _json({"type": "object"}, "up")}}},
+            "/health/ready": {"get": {"summary": "readiness", "responses": {
+                "200": _json({"type": "object"}, "database reachable"), **_errors(503)}}},
+        },
+        "components": {
+            "schemas": {"Error": _ERROR},
+            "securitySchemes": {
+                "sph": {"type": "http", "scheme": "basic", "description": "sph:sph_secret"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "httpMessageSignature": {"type": "apiKey", "in": "header", "name": "Signature",
+                                         "description": "RFC 9421 hmac-sha256, keyid = ck (docs/protocol.md §5a)"},
+                "oauth1": {"type": "apiKey", "in": "header", "name": "Authorization",
+                           "description": "RFC 5849 HMAC-SHA256 (docs/protocol.md §5b)"},
+            },
+        },
+    }
+
+
+async def handle(request: web.Request) -> web.Response:
+    return web.json_response(document(context(request).settings.issuer))
