@@ -61,3 +61,28 @@ def test_cli_serve_refuses_and_db_upgrade_reports(tmp_path):
     assert "Traceback" not in result.output
     result = runner.invoke(main, ["--database", url, "realm", "list"])
     assert result.exit_code == 1 and "db upgrade" in result.output  # admin commands refuse too
+
+
+async def test_upgrade_from_the_first_revision_keeps_data(database_url):
+    engine = make_engine(database_url)
+    try:
+        await upgrade(engine, "0001")
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO consumers (client_id, client_name, secret_sealed, client_metadata, issued_at) "
+                "VALUES ('ck1', 'old consumer', 'sealed', '{}', 1)")
+        try:
+            await prepare(engine)
+        except SchemaOutOfDate:
+            pass
+        else:
+            raise AssertionError("serve would have started on revision 0001")
+        await upgrade(engine)
+        assert await current(engine) == head() != "0001"
+        async with engine.connect() as conn:
+            row = (await conn.exec_driver_sql("SELECT client_name FROM consumers WHERE client_id = 'ck1'")).one()
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata))
+        assert row[0] == "old consumer" and diff == []
+    finally:
+        await engine.dispose()
