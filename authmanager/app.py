@@ -33,6 +33,7 @@ from .errors import (
 from .feed import FeedHub
 from .keyring import KeyRing
 from .purge import run_forever as purge_forever
+from .ratelimit import RateLimiter
 from .secretbox import SecretBox
 from .settings import Settings
 from .storage.db import make_engine, make_sessionmaker
@@ -67,6 +68,24 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         ) from None
 
 
+#: (method, path) -> the rate-limited operation it counts against.
+RATE_LIMITED = {
+    ("POST", registration.PATH): "registration",
+    ("POST", token.PATH): "token",
+    ("POST", grasshopper.PATH): "token",
+}
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Count registration and token requests per client IP and overall before anything is read
+    or stored; over a quota, ``429`` + ``Retry-After``. The client IP is the TCP peer."""
+    operation = RATE_LIMITED.get((request.method, request.path))
+    if operation is not None:
+        await request.app[CONTEXT].limiter.check(operation, request.remote or "unknown")
+    return await handler(request)
+
+
 def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-untyped-def]
     """Owns the engine, the key ring, the feed poller and the purge task for the app's lifetime."""
 
@@ -84,8 +103,12 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
                 app[CONTEXT].keyring = await KeyRing.load(sessions, box, now=int(settings.now()))
 
             hub = FeedHub(sessions, poll_interval=settings.feed_poll_interval, on_keys_changed=reload_keys)
+            limiter = RateLimiter(storage_uri=settings.rate_limit_storage, quotas={
+                "registration": (settings.registration_limit_per_ip, settings.registration_limit),
+                "token": (settings.token_limit_per_ip, settings.token_limit),
+            }, namespace=settings.issuer)
             app[CONTEXT] = Context(settings=settings, engine=engine, sessions=sessions, box=box, keyring=keyring,
-                                   feed=hub)
+                                   feed=hub, limiter=limiter)
             await hub.start()
             purger = asyncio.create_task(purge_forever(
                 sessions, interval=settings.purge_interval, now=settings.now,
@@ -130,7 +153,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     """The AM. With ``migrate`` (the default) an empty database gets the schema at start-up and an
     out-of-date one makes start-up fail with ``SchemaOutOfDate``; ``migrate=False`` skips the check
     (for worker processes whose parent already did it)."""
-    app = web.Application(client_max_size=settings.max_body, middlewares=[error_middleware])
+    app = web.Application(client_max_size=settings.max_body, middlewares=[error_middleware, rate_limit_middleware])
     app.cleanup_ctx.append(_database_ctx(settings, migrate=migrate))
     app.on_shutdown.append(_end_feeds)
     app.router.add_get(metadata.PATH, metadata.handle)

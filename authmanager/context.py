@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .feed import FeedHub
 from .keyring import KeyRing
+from .ratelimit import RateLimiter
 from .secretbox import SecretBox
 from .settings import Settings
 
@@ -21,6 +22,7 @@ class Context:
     box: SecretBox
     keyring: KeyRing
     feed: FeedHub
+    limiter: RateLimiter
 
     def now(self) -> int:
         return int(self.settings.now())

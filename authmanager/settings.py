@@ -69,6 +69,15 @@ class Settings:
     #: Let outbound pushes (ticket discovery and delivery) reach loopback, private, link-local and
     #: other non-public addresses. Off by default (SSRF); for tests and internal deployments.
     allow_private_targets: bool = False
+    #: Rate-limit storage (``limits`` URI): ``memory://`` for one process, a shared one
+    #: (``redis://host:6379``) when several AM processes serve one database.
+    rate_limit_storage: str = "memory://"
+    #: Consumer-key registrations: per client IP, and over all clients (``limits`` notation).
+    registration_limit_per_ip: str = "20/minute"
+    registration_limit: str = "600/minute"
+    #: Token requests (all grants): per client IP, and over all clients.
+    token_limit_per_ip: str = "200/second"
+    token_limit: str = "5000/second"
     #: The clock, injectable so expiry is testable without sleeping.
     now: Callable[[], float] = field(default=time.time, compare=False)
 

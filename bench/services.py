@@ -72,7 +72,10 @@ async def deployment(*, database_url: str | None = None, am_cpu: int | None = No
     """An AM and a protected service (``sp_module``), each in its own process."""
     with tempfile.TemporaryDirectory(prefix="protectserve-bench-") as tmp:
         env = {**os.environ, "AUTHMANAGER_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp}/am.db",
-               "AUTHMANAGER_KEY_FILE": str(Path(tmp) / "am.key")}
+               "AUTHMANAGER_KEY_FILE": str(Path(tmp) / "am.key"),
+               # one load generator on one IP: lift the per-IP quotas so they do not cap the figures
+               "AUTHMANAGER_TOKEN_LIMIT_PER_IP": "1000000/second", "AUTHMANAGER_TOKEN_LIMIT": "1000000/second",
+               "AUTHMANAGER_REGISTRATION_LIMIT_PER_IP": "1000000/minute"}
         am_port, sp_port = free_port(), free_port()
         issuer, resource = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{sp_port}/"
         realm = json.loads(await run(PY, "-m", "authmanager.cli", "realm", "create", f"bench{sp_port}",

@@ -141,13 +141,15 @@ class AM:
     settings: Settings
     clock: Clock
     realms: dict[str, NewRealm] = field(default_factory=dict)
+    #: Where it listens, when that differs from the issuer (several instances of one AM).
+    base: str = ""
 
     @property
     def ctx(self) -> Context:
         return self.app[CONTEXT]
 
     def url(self, path: str) -> str:
-        return self.issuer + path
+        return (self.base or self.issuer) + path
 
     async def create_realm(self, name: str, *, resource: str, scopes: list[str]) -> NewRealm:
         new = await create_realm(self.ctx.sessions, name=name, resource=resource, scopes=scopes,
@@ -164,12 +166,13 @@ class AM:
 @asynccontextmanager
 async def running_am(database_url: str, clock: Clock, tmp_path: Path, **overrides: object) -> AsyncIterator[AM]:
     sock = bound_socket()
-    issuer = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    base = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    issuer = str(overrides.pop("issuer", base))
     settings = Settings(database_url=database_url, issuer=issuer, key_file=tmp_path / "server.key", now=clock,
                         **overrides)  # type: ignore[arg-type]
     app = create_app(settings)
     async with serve(app, sock):
-        yield AM(issuer=issuer, app=app, settings=settings, clock=clock)
+        yield AM(issuer=issuer, app=app, settings=settings, clock=clock, base=base)
 
 
 @pytest.fixture

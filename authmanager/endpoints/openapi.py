@@ -25,7 +25,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "invalid request (RFC 6749 §5.2)", 401: "client authentication failed",
-            403: "denied by policy", 413: "body too large", 503: "database unavailable; see Retry-After"}
+            403: "denied by policy", 413: "body too large", 429: "rate limited (slow_down); see Retry-After",
+            503: "database unavailable; see Retry-After"}
     return {str(code): _json({"$ref": "#/components/schemas/Error"}, text[code]) for code in codes}
 
 
@@ -66,7 +67,7 @@ def document(issuer: str) -> dict[str, Any]:
                 "summary": "RFC 7591 registration (consumer key)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"client_name": _STR}}}}},
-                "responses": {"201": _json(registration, "consumer key issued"), **_errors(400, 413, 503)}}},
+                "responses": {"201": _json(registration, "consumer key issued"), **_errors(400, 413, 429, 503)}}},
             "/token": {
                 "post": {
                     "summary": "Access token (client credentials signed with cks, or a ticket) or IndieAuth revocation",
@@ -75,7 +76,7 @@ def document(issuer: str) -> dict[str, Any]:
                                           "action": _STR, "token": _STR}),
                     "responses": {"200": _json({"oneOf": [token_response, {"type": "object", "maxProperties": 0}]},
                                                "token issued, or revocation done"),
-                                  **_errors(400, 401, 403, 413, 503)}},
+                                  **_errors(400, 401, 403, 413, 429, 503)}},
                 "get": {
                     "summary": "IndieAuth access token verification", "security": [{"bearer": []}],
                     "responses": {"200": {"description": "me, client_id, scope", "content": {
@@ -92,7 +93,7 @@ def document(issuer: str) -> dict[str, Any]:
             "/grasshopper": {"post": {
                 "summary": "Grasshopper sub-key (signed with the master cks)", "security": signed,
                 "requestBody": _form({"ttl": _STR, "scope": _STR}),
-                "responses": {"201": _json(registration, "sub-key issued"), **_errors(400, 401, 413, 503)}}},
+                "responses": {"201": _json(registration, "sub-key issued"), **_errors(400, 401, 413, 429, 503)}}},
             "/health/alive": {"get": {"summary": "liveness", "responses": {"200": _json({"type": "object"}, "up")}}},
             "/health/ready": {"get": {"summary": "readiness", "responses": {
                 "200": _json({"type": "object"}, "database reachable"), **_errors(503)}}},

@@ -1,0 +1,59 @@
+"""Rate limits on the endpoints anyone on the internet can hit: consumer-key registration and
+token requests (the 2009 ProtectServe note: the AM "should take steps to prevent denial of
+service attacks from spurious consumer key and access token requests").
+
+Each protected operation has a per-client-IP quota and a global one, in the ``limits`` library's
+notation (``"20/minute"``). Storage is ``memory://`` for one process, or a shared store such as
+``redis://127.0.0.1:6379`` when several AM processes run. Over a quota the answer is
+``429`` with ``Retry-After`` (RFC 6585 §4) *before* the request body is read or anything stored.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from .errors import OAuthError
+
+
+class TooManyRequests(OAuthError):
+    """RFC 6585 §4; ``slow_down`` is the OAuth code for "ask less often" (RFC 8628 §3.5)."""
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__("too many requests; retry later", headers={"Retry-After": str(retry_after)})
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    per_ip: RateLimitItem
+    overall: RateLimitItem
+
+
+class RateLimiter:
+    def __init__(self, *, storage_uri: str, quotas: dict[str, tuple[str, str]], namespace: str):
+        """``namespace`` (the issuer) keeps AMs that share a store apart, while the processes of
+        one AM (one issuer) share their counters."""
+        self._namespace = namespace
+        # the asyncio flavour of each storage: memory:// -> async+memory://, redis:// -> async+redis://
+        uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
+        self._storage = storage_from_string(uri)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._quotas = {op: Quota(parse(per_ip), parse(overall)) for op, (per_ip, overall) in quotas.items()}
+
+    async def check(self, operation: str, client_ip: str) -> None:
+        """Count one request; raise ``TooManyRequests`` if either quota is exhausted."""
+        quota = self._quotas.get(operation)
+        if quota is None:
+            return
+        for item, key in ((quota.per_ip, client_ip), (quota.overall, "*")):
+            if not await self._limiter.hit(item, self._namespace, operation, key):
+                stats = await self._limiter.get_window_stats(item, self._namespace, operation, key)
+                raise TooManyRequests(max(1, math.ceil(stats.reset_time - time.time())))
