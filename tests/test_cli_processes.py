@@ -42,7 +42,8 @@ async def server(*args: str, env: dict[str, str]):
         drain = asyncio.create_task(proc.stdout.read())  # keep the pipe from filling up
         yield proc
     finally:
-        proc.terminate()
+        if proc.returncode is None:
+            proc.terminate()
         await proc.wait()
         if "drain" in locals():
             await drain
