@@ -106,6 +106,7 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
             limiter = RateLimiter(storage_uri=settings.rate_limit_storage, quotas={
                 "registration": (settings.registration_limit_per_ip, settings.registration_limit),
                 "token": (settings.token_limit_per_ip, settings.token_limit),
+                "introspection_miss": (settings.introspection_miss_limit, settings.introspection_miss_limit),
             }, namespace=settings.issuer)
             app[CONTEXT] = Context(settings=settings, engine=engine, sessions=sessions, box=box, keyring=keyring,
                                    feed=hub, limiter=limiter)

@@ -48,6 +48,21 @@ class RateLimiter:
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._quotas = {op: Quota(parse(per_ip), parse(overall)) for op, (per_ip, overall) in quotas.items()}
 
+    async def exhausted(self, operation: str, key: str) -> int | None:
+        """Seconds until ``key`` may ``operation`` again if its per-key quota is used up, else None
+        (counts nothing)."""
+        quota = self._quotas.get(operation)
+        if quota is None or await self._limiter.test(quota.per_ip, self._namespace, operation, key):
+            return None
+        stats = await self._limiter.get_window_stats(quota.per_ip, self._namespace, operation, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def spend(self, operation: str, key: str) -> None:
+        """Count one event against ``key``'s quota without refusing anything."""
+        quota = self._quotas.get(operation)
+        if quota is not None:
+            await self._limiter.hit(quota.per_ip, self._namespace, operation, key)
+
     async def check(self, operation: str, client_ip: str) -> None:
         """Count one request; raise ``TooManyRequests`` if either quota is exhausted."""
         quota = self._quotas.get(operation)

@@ -78,6 +78,9 @@ class Settings:
     #: Token requests (all grants): per client IP, and over all clients.
     token_limit_per_ip: str = "200/second"
     token_limit: str = "5000/second"
+    #: Introspection answers ``active: false`` at most this often per realm before ``429``
+    #: (against fishing with random tokens).
+    introspection_miss_limit: str = "120/minute"
     #: The clock, injectable so expiry is testable without sleeping.
     now: Callable[[], float] = field(default=time.time, compare=False)
 

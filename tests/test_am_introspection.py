@@ -89,3 +89,32 @@ async def test_consumer_revokes_its_own_token_but_not_anothers(issued):
         assert r.status == 200
     async with http.post(url, data=body, headers={"Content-Type": FORM}) as r:
         assert r.status == 401
+
+
+async def test_fishing_with_random_tokens_is_throttled_per_realm(clock, tmp_path):
+    from conftest import running_am
+
+    async with running_am(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}", clock, tmp_path,
+                          introspection_miss_limit="5/minute") as am:
+        realm = await am.create_realm("photos", resource=RESOURCE, scopes=["read"])
+        await am.add_policy("photos", "permit", ["read"])
+        async with aiohttp.ClientSession() as http:
+            client = await register(http, am)
+            _, body, _ = await request_token(http, am, client, realm.sph, "read")
+            answers = [await introspect(http, am, realm, f"random-{i}") for i in range(6)]
+            assert [a[1] for a in answers[:5]] == [{"active": False}] * 5
+            status, error, headers = answers[5]
+            assert status == 429 and error["error"] == "slow_down" and int(headers["Retry-After"]) >= 1
+            status, _, _ = await introspect(http, am, realm, body["access_token"])
+            assert status == 429  # throttled as a whole until the window passes
+
+
+async def test_refresh_token_hint_is_unsupported_token_type(issued):
+    am, realm, *_, http = issued
+    basic = {"Authorization": aiohttp.encode_basic_auth(realm.sph, realm.sph_secret)}
+    async with http.post(am.url("/revoke"), data={"token": "x", "token_type_hint": "refresh_token"},
+                         headers=basic) as r:
+        assert r.status == 400 and (await r.json())["error"] == "unsupported_token_type"
+    async with http.post(am.url("/revoke"), data={"token": "x", "token_type_hint": "something_else"},
+                         headers=basic) as r:
+        assert r.status == 200  # RFC 7009 §2.1: an unknown hint is ignored

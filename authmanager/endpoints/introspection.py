@@ -3,6 +3,8 @@
 §2.1: the caller authenticates — here with HTTP Basic ``sph:sph_secret`` (RFC 6749 §2.3.1) —
 and POSTs ``token`` form-encoded. §2.2: an active token yields its metadata; anything unknown,
 expired, revoked or belonging to another realm yields exactly ``{"active": false}``.
+Misses are counted per realm: a caller fishing with random tokens gets ``429 slow_down`` once
+its ``introspection_miss_limit`` is spent (§4 asks servers to guard against token scanning).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ..secretbox import digest, digest_matches
 from ..storage import realms as realm_repo
 from ..storage import tokens as token_repo
 from ..storage.models import Realm
+from ..ratelimit import TooManyRequests
 from .forms import parse_form, read_body
 
 PATH = "/introspect"
@@ -47,9 +50,14 @@ async def handle(request: web.Request) -> web.Response:
     async with ctx.sessions() as session:
         realm = await authenticate_realm(ctx, session, request)
         token = token_param(parse_form(request, body))
+        retry_after = await ctx.limiter.exhausted("introspection_miss", realm.sph)
+        if retry_after is not None:
+            raise TooManyRequests(retry_after)
         row = None if len(token) > MAX_TOKEN else await token_repo.by_hash(session, digest(token))
     now = ctx.now()
     if row is None or row.realm_id != realm.id or row.revoked_at is not None or row.expires_at <= now:
+        if row is None:  # a token never issued (to anyone): possibly fishing
+            await ctx.limiter.spend("introspection_miss", realm.sph)
         return json_response({"active": False})
     return json_response({
         "active": True,

@@ -85,7 +85,7 @@ def document(issuer: str) -> dict[str, Any]:
             "/introspect": {"post": {
                 "summary": "RFC 7662 introspection", "security": [{"sph": []}],
                 "requestBody": _form({"token": _STR, "token_type_hint": _STR}, ["token"]),
-                "responses": {"200": _json(introspection, "token state"), **_errors(400, 401, 413, 503)}}},
+                "responses": {"200": _json(introspection, "token state"), **_errors(400, 401, 413, 429, 503)}}},
             "/revoke": {"post": {
                 "summary": "RFC 7009 revocation", "security": [{"sph": []}, *signed],
                 "requestBody": _form({"token": _STR, "token_type_hint": _STR}, ["token"]),

@@ -4,7 +4,8 @@
 ``sph:sph_secret``, for any token of its realm) or as a consumer (a signed request, as at the
 token endpoint, for its own tokens) — and POSTs ``token`` form-encoded. A token issued to
 someone else is refused (``unauthorized_client``) and stays active. §2.2: unknown or already
-invalid tokens get ``200``; so does success. Each revocation is pushed to the realm's SPs
+invalid tokens get ``200``; so does success. §2.2.1: a ``token_type_hint`` of ``refresh_token``
+gets ``unsupported_token_type`` (no refresh tokens are issued); other unknown hints are ignored (§2.1). Each revocation is pushed to the realm's SPs
 through the feed (:mod:`authmanager.endpoints.feed`).
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from aiohttp import hdrs, web
 from ..context import context
 from ..secretbox import digest
-from ..errors import UnauthorizedClient, json_response
+from ..errors import UnauthorizedClient, UnsupportedTokenType, json_response
 from ..revocation import revoke_token
 from ..storage import tokens as token_repo
 from .forms import parse_form, read_body
@@ -37,6 +38,8 @@ async def handle(request: web.Request) -> web.Response:
             consumer = await authenticate(ctx, session, view)
             owns = lambda row: row.client_id == consumer.client_id  # noqa: E731
         token = token_param(params)
+        if params.get("token_type_hint") == "refresh_token":  # §2.2.1: this AM issues none
+            raise UnsupportedTokenType("this server issues no refresh tokens")
         row = None if len(token) > MAX_TOKEN else await token_repo.by_hash(session, digest(token))
         if row is not None:
             if not owns(row):
