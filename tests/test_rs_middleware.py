@@ -305,6 +305,11 @@ BAD_TOKENS = {
         am, json.dumps(am.keys[0].as_dict(private=False)).encode()),
     "crit unknown": lambda am: am.token(header={"crit": ["exp"], "exp": 1}),
     "b64 false": lambda am: am.token(header={"b64": False, "crit": ["b64"]}),
+    "hostile kid: long": lambda am: am.token(header={"kid": "k" * 4000}),
+    "hostile kid: path": lambda am: am.token(header={"kid": "../../../../etc/passwd"}),
+    "hostile kid: SQL": lambda am: am.token(header={"kid": "k1' OR '1'='1"}),
+    "hostile kid: not a string": lambda am: am.token(header={"kid": {"$ne": None}}),
+    "ES256 with r = s = 0": lambda am: (lambda p: f"{p[0]}.{p[1]}.{b64(bytes(64))}")(am.token().split(".")),
 }
 
 
