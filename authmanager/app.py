@@ -90,7 +90,7 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
     """Owns the engine, the key ring, the feed poller and the purge task for the app's lifetime."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, timeout=settings.db_timeout)
         purger: asyncio.Task[None] | None = None
         try:
             if migrate:

@@ -99,7 +99,7 @@ def serve(settings: Settings, host: str, port: int, issuer: str | None, workers:
 
 
 async def _prepare(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeout=settings.db_timeout)
     try:
         await prepare_schema(engine)
     finally:

@@ -54,6 +54,8 @@ class Settings:
     signature_window: int = 300
     #: Maximum request body, bytes; larger bodies get 413.
     max_body: int = 64 * 1024
+    #: Longest wait for the database (lock, pool, connect, command), seconds; then 503.
+    db_timeout: float = 10.0
     #: How often each AM process looks for new feed events (revocations made by any process).
     feed_poll_interval: float = 0.2
     #: Idle feed connections get an SSE keepalive comment this often, seconds.

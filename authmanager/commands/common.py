@@ -21,7 +21,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 @asynccontextmanager
 async def open_db(settings: Settings) -> AsyncIterator[Sessions]:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeout=settings.db_timeout)
     try:
         await prepare(engine)
         yield make_sessionmaker(engine)
