@@ -21,6 +21,7 @@ from .endpoints import (
     openapi,
     registration,
     revocation,
+    scopes,
     token,
 )
 from .errors import (
@@ -167,6 +168,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_post(grasshopper.PATH, grasshopper.handle)
     app.router.add_get(token.PATH, token.verify)
     app.router.add_get(openapi.PATH, openapi.handle)
+    app.router.add_get(scopes.PATH, scopes.handle)
     app.router.add_get("/health/alive", alive)
     app.router.add_get("/health/ready", ready)
     return app

@@ -18,9 +18,11 @@ import click
 from aiohttp import web
 
 from .app import create_app
+from .commands.approvals import grants, requests
 from .commands.db import db
 from .commands.keys import consumer, keys, purge
-from .commands.realms import policy, realm
+from .commands.policies import policy
+from .commands.realms import realm, scope
 from .commands.share import share
 from .settings import (
     DEFAULT_DATABASE_URL,
@@ -124,7 +126,7 @@ def demo(trace_file: Path | None, signature: str) -> None:
     raise SystemExit(asyncio.run(run_demo(trace_file=trace_file, signature=signature)))
 
 
-for command in (realm, policy, keys, consumer, purge, db):
+for command in (realm, scope, policy, requests, grants, keys, consumer, purge, db):
     main.add_command(command)
 main.add_command(share)
 

@@ -24,7 +24,8 @@ from rs_middleware.example import create_example_app
 from .app import create_app
 from .context import CONTEXT
 from .demo_ticket import ticket_leg
-from .realm_admin import add_policy, create_realm
+from .policy_admin import add_policy
+from .realm_admin import create_realm
 from .serving import base_url, bound_socket, serve
 from .settings import Settings
 from .trace import Tracer

@@ -71,6 +71,39 @@ class RequestDenied(OAuthError):
     status_code = 403
 
 
+class RecordedOutcome(OAuthError):
+    """An answer that is not a token but whose bookkeeping must be kept (a pending request, a
+    poll): ``storage.db.transaction`` commits the request's transaction, then raises it."""
+
+
+class RequestSubmitted(RecordedOutcome):
+    """UMA 2.0 grant §3.3.6: the owner must decide; poll with ``ticket`` every ``interval`` seconds."""
+
+    error = "request_submitted"
+    status_code = 403
+
+    def __init__(self, *, ticket: str, interval: int, description: str | None = None):
+        super().__init__(description or "the request awaits the realm owner's decision")
+        self.ticket = ticket
+        self.interval = interval
+
+    def body(self) -> dict[str, object]:  # type: ignore[override]
+        return {**super().body(), "ticket": self.ticket, "interval": self.interval}
+
+
+class SlowDown(OAuthError):
+    """RFC 8628 §3.5: still pending, and polled faster than ``interval``."""
+
+    error = "slow_down"
+
+
+class NotFound(OAuthError):
+    """A public document that does not exist (e.g. the scopes of an unknown realm)."""
+
+    error = "not_found"
+    status_code = 404
+
+
 class PayloadTooLarge(OAuthError):
     error = "invalid_request"
     status_code = 413

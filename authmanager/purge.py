@@ -4,7 +4,8 @@
 * spent nonces past their freshness window;
 * feed events whose tokens have all expired;
 * consumer keys never used to obtain a token within ``unused_consumer_ttl``, and expired
-  grasshopper sub-keys.
+  grasshopper sub-keys;
+* requests put to the owner whose ticket has expired (answered or not).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .storage import access_requests as request_repo
 from .storage import events as event_repo
 from .storage import nonces as nonce_repo
 from .storage.models import AccessToken, Consumer
@@ -29,6 +31,7 @@ class PurgeReport:
     nonces: int
     events: int
     consumers: int
+    requests: int = 0
 
 
 async def purge(sessions: async_sessionmaker[AsyncSession], *, now: int, unused_consumer_ttl: int) -> PurgeReport:
@@ -39,7 +42,8 @@ async def purge(sessions: async_sessionmaker[AsyncSession], *, now: int, unused_
         unused = and_(Consumer.last_used_at.is_(None), Consumer.issued_at < now - unused_consumer_ttl)
         expired_subkey = and_(Consumer.expires_at.is_not(None), Consumer.expires_at <= now)
         consumers = (await session.execute(delete(Consumer).where(or_(unused, expired_subkey)))).rowcount or 0
-    return PurgeReport(tokens=tokens, nonces=nonces, events=events, consumers=consumers)
+        requests = await request_repo.purge_expired(session, now=now)
+    return PurgeReport(tokens=tokens, nonces=nonces, events=events, consumers=consumers, requests=requests)
 
 
 async def run_forever(sessions: async_sessionmaker[AsyncSession], *, interval: float, now, unused_consumer_ttl: int
@@ -48,7 +52,7 @@ async def run_forever(sessions: async_sessionmaker[AsyncSession], *, interval: f
         await asyncio.sleep(interval)
         try:
             report = await purge(sessions, now=int(now()), unused_consumer_ttl=unused_consumer_ttl)
-            if any((report.tokens, report.nonces, report.events, report.consumers)):
+            if any((report.tokens, report.nonces, report.events, report.consumers, report.requests)):
                 log.info("purged %s", report)
         except Exception:
             log.exception("purge failed")

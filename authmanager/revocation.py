@@ -45,3 +45,16 @@ async def revoke_consumer(session: AsyncSession, client_id: str, *, now: int, de
                 await session.delete(row)
         await session.flush()
     return revoked
+
+
+async def revoke_tokens_of(session: AsyncSession, client_ids: list[str], realm_id: int, *, now: int) -> int:
+    """Revoke the live tokens ``client_ids`` hold for one realm (a revoked saved grant), one
+    ``token_revoked`` event each: unlike ``client_revoked``, that never touches a token the same
+    party obtains afterwards under other policies. Returns how many were revoked."""
+    live = await session.scalars(select(AccessToken).where(
+        AccessToken.client_id.in_(client_ids), AccessToken.realm_id == realm_id, AccessToken.revoked_at.is_(None),
+        AccessToken.expires_at > now).order_by(AccessToken.issued_at))
+    count = 0
+    for token in live.all():
+        count += await revoke_token(session, token, now=now)
+    return count

@@ -83,6 +83,11 @@ class Settings:
     #: Introspection answers ``active: false`` at most this often per realm before ``429``
     #: (against fishing with random tokens).
     introspection_miss_limit: str = "120/minute"
+    #: How long a request put to the realm owner (UMA ``request_submitted``) waits for an answer:
+    #: its ticket's lifetime, seconds.
+    request_ttl: int = 900
+    #: The polling interval announced with ``request_submitted``; faster polls get ``slow_down``.
+    poll_interval: int = 5
     #: The clock, injectable so expiry is testable without sleeping.
     now: Callable[[], float] = field(default=time.time, compare=False)
 

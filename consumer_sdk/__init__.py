@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AccessDenied,
+    AccessPending,
     ChallengeError,
     MetadataError,
     ProtectServeError,
@@ -18,8 +19,8 @@ from .errors import (
     TokenRequestError,
 )
 from .flow import USER_AGENT, FlowConfig, handshake
-from .messages import Headers, HttpRequest, HttpResponse, Step
-from .store import ClientCredentials, CredentialStore, FileStore, MemoryStore, Token
+from .messages import Headers, HttpRequest, HttpResponse, Step, Wait
+from .store import ClientCredentials, CredentialStore, FileStore, MemoryStore, PendingTicket, Token
 
 if TYPE_CHECKING:
     from .grasshopper import GrasshopperKey, mint_grasshopper
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "USER_AGENT",
     "AccessDenied",
+    "AccessPending",
     "ChallengeError",
     "ClientCredentials",
     "CredentialStore",
@@ -40,6 +42,7 @@ __all__ = [
     "HttpResponse",
     "MemoryStore",
     "MetadataError",
+    "PendingTicket",
     "ProtectServeAuth",
     "ProtectServeError",
     "RegistrationError",
@@ -48,6 +51,7 @@ __all__ = [
     "TicketEndpoint",
     "Token",
     "TokenRequestError",
+    "Wait",
     "handshake",
     "mint_grasshopper",
     "ticket_link_header",

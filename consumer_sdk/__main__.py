@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--signature", choices=("rfc9421", "rfc5849"), default="rfc9421",
                      help="token request signature method (default: rfc9421)")
     get.add_argument("--client-name", default="protectserve consumer", help="client_name to register with")
+    get.add_argument("--approval-timeout", type=float, default=60.0, metavar="S",
+                     help="when the realm owner is asked, wait this long for the answer (default 60; "
+                          "the request stays pending, and the next run resumes it)")
     return parser
 
 
@@ -63,11 +66,12 @@ async def run(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextIO) -> 
         scopes=scopes,
         signature_method=args.signature,
         on_step=trace if args.verbose else None,
+        approval_timeout=args.approval_timeout,
     )
+    timeout = aiohttp.ClientTimeout(total=30 + args.approval_timeout)
     try:
-        async with aiohttp.ClientSession(
-            middlewares=[auth], headers={"User-Agent": USER_AGENT}, timeout=aiohttp.ClientTimeout(total=30)
-        ) as session:
+        async with aiohttp.ClientSession(middlewares=[auth], headers={"User-Agent": USER_AGENT}, timeout=timeout
+                                         ) as session:
             async with session.get(args.url) as response:
                 body = await response.read()
                 if response.status >= 400:

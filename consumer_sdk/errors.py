@@ -50,7 +50,27 @@ class TokenRequestError(ProtectServeError):
 
 
 class AccessDenied(TokenRequestError):
-    """The realm's policies deny the request: ``403 request_denied`` (UMA 2.0 grant §3.3.6)."""
+    """The realm's policies, or its owner, deny the request: ``403 request_denied`` (UMA 2.0
+    grant §3.3.6). ``ticket`` is the ticket of the request the owner denied, if there was one."""
+
+    def __init__(self, error: str | None, description: str | None = None, status: int | None = None, *,
+                 ticket: str | None = None) -> None:
+        super().__init__(error, description, status)
+        self.ticket = ticket
+
+
+class AccessPending(TokenRequestError):
+    """The realm owner has not answered within the approval timeout (UMA 2.0 grant §3.3.6
+    ``request_submitted``). The request stays pending at the AM; its ``ticket`` is kept in the
+    credential store for ``resource``, so the next request there polls instead of asking again."""
+
+    def __init__(self, *, ticket: str, realm: str | None, issuer: str, resource: str, interval: int) -> None:
+        super().__init__("request_submitted", "the realm owner has not decided yet; retry later", 403)
+        self.ticket, self.realm, self.issuer = ticket, realm, issuer
+        self.resource, self.interval = resource, interval
+
+    def __repr__(self) -> str:  # never the ticket
+        return f"AccessPending(realm={self.realm!r}, issuer={self.issuer!r}, resource={self.resource!r})"
 
 
 class StoreError(ProtectServeError):

@@ -9,7 +9,9 @@ bottom it is the 2009 ProtectServe sequence:
    its URL derives from and the requested URL lies under it (RFC 9728 §3.3, §7.3);
 3. the AM's metadata (RFC 8414 §3), whose ``issuer`` must be the one named (RFC 8414 §3.3);
 4. a consumer key from dynamic client registration (RFC 7591 §3), unless one is stored;
-5. a client-credentials token (RFC 6749 §4.4), the request signed with cks (``signing``).
+5. a client-credentials token (RFC 6749 §4.4), the request signed with cks (``signing``) — or,
+   when the AM puts the request to the realm owner (UMA 2.0 Grant §3.3.6 ``request_submitted``),
+   their answer, polled for in ``approval`` (the waiting is a yielded ``Wait``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import secrets
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlencode
 
+from . import approval
 from .challenge import BearerChallenge, find_bearer
 from .documents import (
     AuthorizationServer,
@@ -33,13 +35,16 @@ from .documents import (
     read_token,
 )
 from .errors import ChallengeError, MetadataError, RegistrationError
-from .messages import HttpRequest, HttpResponse, Step
+from .messages import HttpRequest, HttpResponse, Step, Wait
 from .signing import AUTH_METHOD_NAMES, FORM_CONTENT_TYPE, SignatureMethod, sign_token_request
-from .store import ClientCredentials, CredentialStore, Token
+from .steps import challenge_detail, check_step, token_step
+from .store import ClientCredentials, CredentialStore, PendingTicket, Token
 from .urls import authorization_server_metadata_urls, is_http_url, same_origin
 
 USER_AGENT = "protectserve-consumer_sdk/0.1"
-Flow = Generator[HttpRequest, HttpResponse, Token]
+#: Yields requests to perform (answered with their ``HttpResponse``) and ``Wait`` pauses (answered
+#: with ``None``); returns the token.
+Flow = Generator[HttpRequest | Wait, HttpResponse, Token]
 
 
 def default_nonce() -> str:
@@ -49,7 +54,9 @@ def default_nonce() -> str:
 
 @dataclass(frozen=True)
 class FlowConfig:
-    """What the consumer asks for and how; ``now``/``make_nonce`` are injectable for determinism."""
+    """What the consumer asks for and how; ``now``/``make_nonce`` are injectable for determinism.
+    ``approval_timeout``: how long, in seconds of waiting, to poll a request put to the realm
+    owner before raising ``AccessPending`` (0: do not wait)."""
 
     client_name: str = "protectserve consumer"
     scopes: tuple[str, ...] | None = None
@@ -57,6 +64,7 @@ class FlowConfig:
     now: Callable[[], float] = time.time
     make_nonce: Callable[[], str] = default_nonce
     user_agent: str = USER_AGENT
+    approval_timeout: float = 60.0
 
 
 def handshake(
@@ -74,7 +82,7 @@ def handshake(
 
     # 1. Challenge: Bearer realm="...", resource_metadata="..." (RFC 6750 §3, RFC 9728 §5.1)
     challenge = read_challenge(response)
-    emit(Step("challenge", method, url, response.status, _challenge_detail(challenge)))
+    emit(Step("challenge", method, url, response.status, challenge_detail(challenge)))
 
     # 2. Realm metadata (RFC 9728 §3), checked against the URL requested (§3.3, §7.3)
     assert challenge.resource_metadata is not None
@@ -93,20 +101,39 @@ def handshake(
     if credentials is None:
         credentials = yield from _register(am, config, store, emit)
 
-    # 5. Access token, the request signed with cks (RFC 6749 §4.4; docs/protocol.md §5)
+    # 5. Access token, the request signed with cks (RFC 6749 §4.4; docs/protocol.md §5) — or,
+    #    for a request put to the realm owner, its answer (UMA 2.0 Grant §3.3.6; ``approval``)
     scopes = requested_scopes(config, realm, challenge, held_token)
+    kept = approval.resumable(store, realm=realm, am=am, credentials=credentials, scopes=scopes)
+    if kept is not None:
+        token = yield from _await(kept, am, realm, credentials, store, config, emit, resumed=True)
+        if token is not None:
+            return token
     requested_at = config.now()
     reply = yield _token_request(am, realm, credentials, scopes, config)
     if from_store and reply.status == 401 and json_error(reply)[0] == "invalid_client":
         # The AM may have purged the stored key: register again, once, and retry once.
-        _token_step(emit, am, credentials, scopes, config, reply)
+        token_step(emit, am, credentials, scopes, config.signature_method, reply)
         credentials = yield from _register(am, config, store, emit)
         requested_at = config.now()
         reply = yield _token_request(am, realm, credentials, scopes, config)
-    _token_step(emit, am, credentials, scopes, config, reply)
+    token_step(emit, am, credentials, scopes, config.signature_method, reply)
+    pending = approval.remember(store, reply, realm=realm, am=am, credentials=credentials, scopes=scopes)
+    if pending is not None:
+        token = yield from _await(pending, am, realm, credentials, store, config, emit, resumed=False)
+        assert token is not None
+        return token
     token = read_token(reply, scopes=scopes, requested_at=requested_at, realm=realm, issuer=am.issuer)
     store.put_token(token)
     return token
+
+
+def _await(pending: PendingTicket, am: AuthorizationServer, realm: ResourceMetadata, credentials: ClientCredentials,
+           store: CredentialStore, config: FlowConfig, emit: Callable[[Step], None], *, resumed: bool
+           ) -> approval.Polling:
+    return approval.await_decision(
+        pending, sign=lambda form: _signed_request(am, credentials, form, config), realm=realm, am=am, store=store,
+        timeout=config.approval_timeout, now=config.now, emit=emit, resumed=resumed)
 
 
 def read_challenge(response: HttpResponse) -> BearerChallenge:
@@ -151,6 +178,12 @@ def _token_request(
     config: FlowConfig,
 ) -> HttpRequest:
     form = [("grant_type", "client_credentials"), ("sph", realm.sph), ("scope", " ".join(scopes))]
+    return _signed_request(am, credentials, form, config)
+
+
+def _signed_request(am: AuthorizationServer, credentials: ClientCredentials, form: list[tuple[str, str]],
+                    config: FlowConfig) -> HttpRequest:
+    """A token-endpoint request with ``form``, signed with cks (docs/protocol.md §5)."""
     body = urlencode(form, quote_via=quote).encode("ascii")  # spaces as %20, unambiguous for every parser
     headers = {"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json", "User-Agent": config.user_agent}
     signed = sign_token_request(
@@ -194,55 +227,3 @@ def _register(
                              issuer=am.issuer, method="POST")
     store.put_client(credentials)
     return credentials
-
-
-def check_step(emit: Callable[[Step], None], name: str, url: str, reply: HttpResponse,
-               reader: Callable[..., Any], method: str = "GET", **kwargs: Any) -> Any:
-    """Run ``reader`` on ``reply`` and report the exchange as a ``Step``, also when it is refused."""
-    try:
-        result = reader(reply, **kwargs)
-    except Exception as exc:
-        detail = {"error": getattr(exc, "error", None) or type(exc).__name__, "reason": str(exc)}
-        emit(Step(name, method, url, reply.status, detail))
-        raise
-    emit(Step(name, method, url, reply.status, _detail(result)))
-    return result
-
-
-# --- trace (public values only: never cks, never a token) ---------------------------------------
-
-
-def _challenge_detail(challenge: BearerChallenge) -> dict[str, Any]:
-    detail: dict[str, Any] = {"realm": challenge.realm, "resource_metadata": challenge.resource_metadata}
-    if challenge.error:
-        detail["error"] = challenge.error
-    if challenge.scope:
-        detail["scope"] = " ".join(sorted(challenge.scope))
-    return detail
-
-
-def _detail(result: Any) -> dict[str, Any]:
-    if isinstance(result, ResourceMetadata):
-        return {"resource": result.resource, "realm": result.realm, "sph": result.sph,
-                "authorization_server": result.authorization_server, "scopes_supported": list(result.scopes_supported)}
-    if isinstance(result, AuthorizationServer):
-        return {"issuer": result.issuer, "token_endpoint": result.token_endpoint,
-                "registration_endpoint": result.registration_endpoint}
-    if isinstance(result, ClientCredentials):
-        return {"client_id": result.client_id}
-    return {}
-
-
-def _token_step(emit: Callable[[Step], None], am: AuthorizationServer, credentials: ClientCredentials,
-                scopes: tuple[str, ...], config: FlowConfig, reply: HttpResponse) -> None:
-    detail: dict[str, Any] = {"client_id": credentials.client_id, "signature": config.signature_method,
-                              "scope": " ".join(scopes)}
-    if reply.status == 200:
-        try:
-            granted = json.loads(reply.body)
-            detail.update(granted_scope=granted.get("scope"), expires_in=granted.get("expires_in"))
-        except (ValueError, AttributeError):
-            pass
-    else:
-        detail["error"] = json_error(reply)[0]
-    emit(Step("token", "POST", am.token_endpoint, reply.status, detail))

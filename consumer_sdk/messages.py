@@ -1,7 +1,8 @@
 """The plain values exchanged between the pure handshake (``flow``) and its driver.
 
 No I/O lives here: a driver (the aiohttp middleware, or a test) turns each
-``HttpRequest`` into a real exchange and answers with an ``HttpResponse``.
+``HttpRequest`` into a real exchange and answers with an ``HttpResponse``, and each ``Wait``
+into a pause (answering ``None``).
 """
 
 from __future__ import annotations
@@ -62,12 +63,21 @@ class HttpResponse:
 
 
 @dataclass(frozen=True)
+class Wait:
+    """A pause the flow asks of its driver while the realm owner decides (UMA 2.0 Grant §3.3.6
+    ``interval``). The driver sleeps ``seconds`` (its sleep is injectable), then sends ``None``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Step:
     """One exchange of the handshake, reported through ``on_step`` (e.g. for the demo's trace).
 
     ``name`` is one of ``request``, ``challenge``, ``resource_metadata``, ``am_metadata``,
-    ``register``, ``token``, ``retry``. ``detail`` holds public values only (realm,
-    issuer, client_id, scopes, OAuth error codes), never a client secret or a token.
+    ``register``, ``token``, ``poll`` (polling a request put to the realm owner), ``retry``.
+    ``detail`` holds public values only (realm, issuer, client_id, scopes, OAuth error codes),
+    never a client secret, a token or a ticket.
     """
 
     name: str

@@ -7,13 +7,18 @@ challenge carrying ``resource_metadata`` (RFC 9728 §5.1), or a 403
 ``flow.handshake``; its requests go out on the same session with
 ``middlewares=()`` (no recursion), and the original request is retried once.
 Concurrent challenges for the same resource share one handshake.
+
+When the AM puts the request to the realm owner (UMA 2.0 Grant §3.3.6 ``request_submitted``)
+the handshake polls for the answer, sleeping with the injectable ``sleep`` between polls, for at
+most ``approval_timeout`` seconds; then the request raises ``AccessPending`` (or
+``AccessDenied``), and the ticket stays in the store so the next request resumes polling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, ClientSession, hdrs, payload
@@ -23,7 +28,7 @@ from yarl import URL
 from .challenge import BearerChallenge, find_bearer
 from .errors import ChallengeError
 from .flow import USER_AGENT, Flow, FlowConfig, default_nonce, handshake
-from .messages import Headers, HttpRequest, HttpResponse, Step
+from .messages import Headers, HttpRequest, HttpResponse, Step, Wait
 from .signing import SignatureMethod
 from .store import CredentialStore, MemoryStore, Token
 from .urls import is_under
@@ -42,16 +47,20 @@ class ProtectServeAuth:
         on_step: Callable[[Step], None] | None = None,
         now: Callable[[], float] = time.time,
         make_nonce: Callable[[], str] = default_nonce,
+        approval_timeout: float = 60.0,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.store: CredentialStore = store if store is not None else MemoryStore()
         self.on_step = on_step
         self.now = now
+        self.sleep = sleep
         self.config = FlowConfig(
             client_name=client_name,
             scopes=tuple(scopes) if scopes is not None else None,
             signature_method=signature_method,
             now=now,
             make_nonce=make_nonce,
+            approval_timeout=approval_timeout,
         )
         self._inflight: dict[tuple[str, frozenset[str]], asyncio.Task[Token]] = {}
 
@@ -128,18 +137,24 @@ class ProtectServeAuth:
             task.exception()  # retrieved here too, so an unawaited failure is not logged as lost
 
     async def _drive(self, flow: Flow, session: ClientSession) -> Token:
-        return await drive(flow, session)
+        return await drive(flow, session, sleep=self.sleep)
 
     def _emit(self, step: Step) -> None:
         if self.on_step is not None:
             self.on_step(step)
 
 
-async def drive(flow: Flow, session: ClientSession) -> Token:
-    """Perform each request a flow generator yields on ``session``; return the token it returns."""
+async def drive(flow: Flow, session: ClientSession, *,
+                sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> Token:
+    """Perform each request a flow generator yields on ``session``, and each ``Wait`` with
+    ``sleep``; return the token it returns."""
     try:
         outgoing = next(flow)
         while True:
+            if isinstance(outgoing, Wait):
+                await sleep(outgoing.seconds)
+                outgoing = flow.send(None)  # type: ignore[arg-type]
+                continue
             outgoing = flow.send(await _perform(session, outgoing))
     except StopIteration as done:
         return done.value

@@ -1,4 +1,5 @@
-"""Where the consumer keeps its consumer keys (ck/cks, per AM issuer) and access tokens (per resource).
+"""Where the consumer keeps its consumer keys (ck/cks, per AM issuer), access tokens (per resource)
+and the tickets of requests awaiting the realm owner (per resource).
 
 ``FileStore`` writes ``credentials.json`` with mode 0600 from its first byte:
 the file is created with ``os.open(..., 0o600)`` under a fresh name and moved
@@ -49,8 +50,24 @@ class Token:
         return now < self.expires_at - EXPIRY_MARGIN
 
 
+@dataclass(frozen=True)
+class PendingTicket:
+    """A token request the AM put to the realm owner (UMA 2.0 Grant §3.3.6 ``request_submitted``),
+    kept per resource so that a later request polls with its ticket instead of asking again.
+    Only the consumer key that asked (``client_id``) may poll with it."""
+
+    ticket: str = field(repr=False)
+    resource: str
+    realm: str | None
+    issuer: str
+    client_id: str
+    scopes: frozenset[str]
+    interval: int
+
+
 class CredentialStore(Protocol):
-    """Synchronous storage of consumer keys and tokens; implementations must not log secrets."""
+    """Synchronous storage of consumer keys, tokens and pending tickets; implementations must not
+    log secrets. (The pending-ticket methods are optional: a store without them never resumes.)"""
 
     def get_client(self, issuer: str) -> ClientCredentials | None: ...
     def put_client(self, credentials: ClientCredentials) -> None: ...
@@ -66,6 +83,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._clients: dict[str, ClientCredentials] = {}
         self._tokens: dict[str, Token] = {}
+        self._pending: dict[str, PendingTicket] = {}
 
     def get_client(self, issuer: str) -> ClientCredentials | None:
         return self._clients.get(issuer)
@@ -84,6 +102,15 @@ class MemoryStore:
 
     def tokens(self) -> list[Token]:
         return list(self._tokens.values())
+
+    def get_pending(self, resource: str) -> PendingTicket | None:
+        return self._pending.get(resource)
+
+    def put_pending(self, pending: PendingTicket) -> None:
+        self._pending[pending.resource] = pending
+
+    def delete_pending(self, resource: str) -> None:
+        self._pending.pop(resource, None)
 
 
 def default_path() -> Path:
@@ -133,6 +160,29 @@ class FileStore:
     def tokens(self) -> list[Token]:
         return [_token_from_json(entry) for entry in self._load()["tokens"].values()]
 
+    def get_pending(self, resource: str) -> PendingTicket | None:
+        entry = self._load().get("pending", {}).get(resource)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            return PendingTicket(ticket=entry["ticket"], resource=resource, realm=entry.get("realm"),
+                                 issuer=entry["issuer"], client_id=entry["client_id"],
+                                 scopes=frozenset(entry["scopes"]), interval=int(entry["interval"]))
+        except (KeyError, TypeError, ValueError):
+            raise StoreError("credential store holds a malformed pending ticket") from None
+
+    def put_pending(self, pending: PendingTicket) -> None:
+        data = self._load()
+        entry = asdict(pending)
+        entry["scopes"] = sorted(pending.scopes)
+        data.setdefault("pending", {})[pending.resource] = entry
+        self._save(data)
+
+    def delete_pending(self, resource: str) -> None:
+        data = self._load()
+        if data.get("pending", {}).pop(resource, None) is not None:
+            self._save(data)
+
     def _load(self) -> dict[str, Any]:
         try:
             raw = self.path.read_bytes()
@@ -143,6 +193,8 @@ class FileStore:
         try:
             data = json.loads(raw)
             if not isinstance(data.get("clients"), dict) or not isinstance(data.get("tokens"), dict):
+                raise ValueError
+            if not isinstance(data.get("pending", {}), dict):
                 raise ValueError
         except (ValueError, AttributeError):
             raise StoreError(f"credential store {self.path} is not valid") from None

@@ -19,7 +19,8 @@ from aiohttp import web
 
 from authmanager.app import create_app
 from authmanager.context import CONTEXT, Context
-from authmanager.realm_admin import NewRealm, add_policy, create_realm
+from authmanager.policy_admin import add_policy
+from authmanager.realm_admin import NewRealm, create_realm
 from authmanager.serving import bound_socket, serve
 from authmanager.settings import Settings
 
@@ -158,9 +159,10 @@ class AM:
         return new
 
     async def add_policy(self, realm: str, effect: str, scopes: list[str], *, consumer: str = "*",
-                         max_ttl: int | None = None) -> int:
+                         max_ttl: int | None = None, **window: object) -> int:
+        """``window``: ``subject``, ``not_before``, ``not_after`` (policy_admin.add_policy)."""
         return await add_policy(self.ctx.sessions, realm=realm, effect=effect, scopes=scopes, consumer=consumer,
-                                max_ttl=max_ttl, now=int(self.clock()))
+                                max_ttl=max_ttl, now=int(self.clock()), **window)  # type: ignore[arg-type]
 
 
 @asynccontextmanager

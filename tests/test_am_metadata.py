@@ -14,7 +14,8 @@ async def test_metadata_fields_come_from_the_configured_issuer(am):
                         ("introspection_endpoint", "/introspect"), ("revocation_endpoint", "/revoke"),
                         ("jwks_uri", "/jwks.json")]:
         assert doc[field] == am.issuer + path
-    assert doc["grant_types_supported"] == ["client_credentials", "ticket"]
+    assert doc["grant_types_supported"] == [
+        "client_credentials", "ticket", "urn:ietf:params:oauth:grant-type:uma-ticket"]
     assert set(doc["token_endpoint_auth_methods_supported"]) == {
         "http_message_signature_hmac_sha256", "oauth1_hmac_sha256"}
     assert "evil" not in str(doc)

@@ -178,3 +178,34 @@ async def test_sharing_again_updates_the_one_saved_grant(am, clock):
         grants = (await session.scalars(select(SavedGrant))).all()
         assert await session.scalar(select(func.count()).select_from(Ticket)) == 2
     assert len(grants) == 1 and grants[0].scopes == ["read", "write"] and grants[0].max_ttl == 60
+
+
+async def test_subject_policies_apply_to_the_ticket_grant(am, clock):
+    """Policies match the verified subject URL: a deny for Bob overrides the share, a permit's
+    max_ttl caps his tokens, and revoking the saved grant revokes his tokens and his tickets."""
+    from authmanager.approvals import list_grants, revoke_grant
+
+    await am.create_realm("photos", resource=RESOURCE, scopes=["read", "write"])
+    async with bob_site() as (bob, recorder), aiohttp.ClientSession() as http:
+        async def send() -> str:
+            await share(am.ctx.sessions, realm="photos", subject=bob, scopes=["read", "write"], max_ttl=None,
+                        policy=permissive, now=clock)
+            return (await recorder.next())["ticket"]
+
+        first = await send()
+        await am.add_policy("photos", "deny", ["write"], subject=bob)
+        await am.add_policy("photos", "permit", ["read"], subject=bob, max_ttl=90)
+        await am.add_policy("photos", "deny", ["read"], subject="https://eve.example/")
+        status, body, _ = await _redeem(http, am, first)
+        assert status == 200 and body["scope"] == "read" and body["expires_in"] == 90
+        [grant] = await list_grants(am.ctx.sessions, realm="photos")
+        assert grant["subject"] == bob and grant["client_id"] is None
+        second = await send()
+        result = await revoke_grant(am.ctx.sessions, grant["id"], now=int(clock()))
+        assert result["tokens_revoked"] == 1
+        status, error, _ = await _redeem(http, am, second)
+        assert status == 400 and error["error"] == "invalid_grant"  # the grant behind it is revoked
+        await am.add_policy("photos", "deny", ["read"], subject=bob)
+        third = await send()  # sharing again revives the grant, but the policies still apply
+        status, error, _ = await _redeem(http, am, third)
+        assert status == 403 and error["error"] == "request_denied"

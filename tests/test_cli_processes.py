@@ -67,7 +67,9 @@ async def test_cli_realm_policy_serve_example_and_consumer(env, tmp_path):
                              "--scope", "read", "--consumer", "*", "--max-ttl", "120", env=env)
     assert rc == 0, err
     rc, out, _ = await run(PY, "-m", "authmanager.cli", "policy", "list", "photos", "--json", env=env)
-    assert json.loads(out) == [{"id": 1, "effect": "permit", "scopes": ["read"], "consumer": "*", "max_ttl": 120}]
+    assert json.loads(out) == [{"id": 1, "position": 1, "effect": "permit", "scopes": ["read"], "consumer": "*",
+                                "max_ttl": 120, "not_before": None, "not_after": None,
+                                "description": "policy 1: permit read for any consumer, max_ttl 120 s"}]
 
     async with server(PY, "-m", "authmanager.cli", "serve", "--port", str(am_port), env=env):
         assert oct((tmp_path / "am.db.key").stat().st_mode)[-3:] == "600"

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from consumer_sdk.errors import StoreError
-from consumer_sdk.store import ClientCredentials, FileStore, MemoryStore, Token, default_path
+from consumer_sdk.store import ClientCredentials, FileStore, MemoryStore, PendingTicket, Token, default_path
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 
@@ -122,3 +122,33 @@ def test_reprs_do_not_reveal_secrets(tmp_path):
     text = repr(CREDS) + repr(TOKEN) + repr(FileStore(tmp_path / "c.json"))
     assert "cks-very-secret" not in text and "eyJ.secret.token" not in text
     assert "ck-1" in text and "http://sp.example/" in text
+
+
+PENDING = PendingTicket(ticket="ticket-very-secret", resource="http://sp.example/", realm="photos",
+                        issuer="http://am.example", client_id="ck-1", scopes=frozenset({"read", "write"}), interval=5)
+
+
+@pytest.mark.parametrize("store_factory", [MemoryStore, lambda: FileStore(None)])
+def test_pending_tickets_are_kept_per_resource(store_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    store = store_factory()
+    assert store.get_pending(PENDING.resource) is None
+    store.put_pending(PENDING)
+    store.put_token(TOKEN)
+    assert store.get_pending(PENDING.resource) == PENDING and store.get_token(TOKEN.resource) == TOKEN
+    store.delete_pending(PENDING.resource)
+    store.delete_pending(PENDING.resource)
+    assert store.get_pending(PENDING.resource) is None and store.get_token(TOKEN.resource) == TOKEN
+    assert "ticket-very-secret" not in repr(PENDING)
+
+
+def test_a_malformed_pending_ticket_is_a_store_error(tmp_path):
+    path = tmp_path / "c.json"
+    FileStore(path).put_pending(PENDING)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    path.write_text('{"version": 1, "clients": {}, "tokens": {}, "pending": {"http://sp.example/": {"ticket": 1}}}')
+    with pytest.raises(StoreError, match="malformed pending ticket"):
+        FileStore(path).get_pending("http://sp.example/")
+    path.write_text('{"version": 1, "clients": {}, "tokens": {}, "pending": []}')
+    with pytest.raises(StoreError, match="is not valid"):
+        FileStore(path).get_pending("http://sp.example/")

@@ -86,3 +86,31 @@ async def test_upgrade_from_the_first_revision_keeps_data(database_url):
         assert row[0] == "old consumer" and diff == []
     finally:
         await engine.dispose()
+
+
+async def test_upgrade_from_0002_keeps_shares_and_their_tickets(database_url):
+    """0003 rebuilds ``grants`` on SQLite (batch mode); the tickets referencing it must survive."""
+    engine = make_engine(database_url)
+    try:
+        await upgrade(engine, "0002")
+        async with engine.begin() as conn:
+            for statement in (
+                "INSERT INTO realms (name, sph, sph_secret_hash, resource, resource_name, created_at, allow_subkeys) "
+                "VALUES ('photos', 'sph', 'h', 'http://127.0.0.1:9/', 'photos', 1, true)",
+                "INSERT INTO grants (realm_id, subject, scopes, created_at) "
+                "VALUES (1, 'https://bob.example/', '[\"read\"]', 1)",
+                "INSERT INTO tickets (ticket_hash, grant_id, realm_id, subject, scopes, created_at, expires_at, "
+                "delivery) VALUES ('digest', 1, 1, 'https://bob.example/', '[\"read\"]', 1, 61, 'delivered')",
+                "INSERT INTO policies (realm_id, position, effect, scopes, consumer, created_at) "
+                "VALUES (1, 1, 'permit', '[\"read\"]', '*', 1)",
+            ):
+                await conn.exec_driver_sql(statement)
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            grant = (await conn.exec_driver_sql("SELECT subject, client_id, revoked_at FROM grants")).one()
+            ticket = (await conn.exec_driver_sql("SELECT ticket_hash, grant_id FROM tickets")).one()
+            policy = (await conn.exec_driver_sql("SELECT consumer, not_before, not_after FROM policies")).one()
+        assert tuple(grant) == ("https://bob.example/", None, None)
+        assert tuple(ticket) == ("digest", 1) and tuple(policy) == ("*", None, None)
+    finally:
+        await engine.dispose()

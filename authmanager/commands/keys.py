@@ -117,4 +117,4 @@ def purge(settings: Settings) -> None:
     report = run_admin(settings, lambda s: run_purge(s, now=int(time.time()),
                                                      unused_consumer_ttl=settings.unused_consumer_ttl))
     click.echo(f"purged {report.tokens} tokens, {report.nonces} nonces, {report.events} events, "
-               f"{report.consumers} consumer keys")
+               f"{report.consumers} consumer keys, {report.requests} expired requests")

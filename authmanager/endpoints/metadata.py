@@ -22,7 +22,7 @@ def document(issuer: str, scopes: list[str]) -> dict:
         "introspection_endpoint": f"{base}/introspect",
         "revocation_endpoint": f"{base}/revoke",
         "jwks_uri": f"{base}/jwks.json",
-        "grant_types_supported": ["client_credentials", "ticket"],
+        "grant_types_supported": ["client_credentials", "ticket", "urn:ietf:params:oauth:grant-type:uma-ticket"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": list(METHODS),
         "token_endpoint_auth_signing_alg_values_supported": ["hmac-sha256", "HMAC-SHA256"],

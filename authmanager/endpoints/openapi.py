@@ -25,8 +25,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "invalid request (RFC 6749 §5.2)", 401: "client authentication failed",
-            403: "denied by policy", 413: "body too large", 429: "rate limited (slow_down); see Retry-After",
-            503: "database unavailable; see Retry-After"}
+            403: "denied by policy", 404: "no such document", 413: "body too large",
+            429: "rate limited (slow_down); see Retry-After", 503: "database unavailable; see Retry-After"}
     return {str(code): _json({"$ref": "#/components/schemas/Error"}, text[code]) for code in codes}
 
 
@@ -49,6 +49,19 @@ def document(issuer: str) -> dict[str, Any]:
                     "properties": {"client_id": _STR, "client_secret": _STR, "client_id_issued_at": {"type": "integer"},
                                    "client_secret_expires_at": {"type": "integer"}, "client_name": _STR}}
     introspection = {"type": "object", "required": ["active"], "properties": {"active": {"type": "boolean"}}}
+    token_refused = {
+        **_errors(400, 401, 403, 413, 429, 503),
+        "400": _json({"$ref": "#/components/schemas/Error"},
+                     "invalid request (RFC 6749 §5.2); slow_down when polling faster than interval (RFC 8628 §3.5)"),
+        "403": _json({"anyOf": [{"$ref": "#/components/schemas/RequestSubmitted"},
+                                {"$ref": "#/components/schemas/Error"}]},
+                     "request_denied by policy or by the owner, or request_submitted: the owner is asked; poll with "
+                     "the ticket (UMA 2.0 Grant §3.3.6)")}
+    scope_document = {"type": "object", "required": ["realm", "scopes"], "properties": {
+        "realm": _STR, "scopes": {"type": "array", "items": {
+            "type": "object", "required": ["name", "title", "description", "icon_uri"],
+            "properties": {"name": _STR, "title": _STR, "description": _STR,
+                           "icon_uri": {"type": ["string", "null"]}}}}}}
     ok_empty = _json({"type": "object"}, "done (also for unknown tokens, RFC 7009 §2.2)")
     signed = [{"httpMessageSignature": []}, {"oauth1": []}]
     return {
@@ -70,13 +83,16 @@ def document(issuer: str) -> dict[str, Any]:
                 "responses": {"201": _json(registration, "consumer key issued"), **_errors(400, 413, 429, 503)}}},
             "/token": {
                 "post": {
-                    "summary": "Access token (client credentials signed with cks, or a ticket) or IndieAuth revocation",
+                    "summary": "Access token (client credentials or UMA ticket polling, signed with cks; or an "
+                               "IndieAuth ticket) or IndieAuth revocation",
                     "security": signed,
-                    "requestBody": _form({"grant_type": _STR, "sph": _STR, "scope": _STR, "ticket": _STR,
-                                          "action": _STR, "token": _STR}),
+                    "requestBody": _form({"grant_type": {"type": "string", "examples": [
+                                              "client_credentials", "urn:ietf:params:oauth:grant-type:uma-ticket",
+                                              "ticket"]},
+                                          "sph": _STR, "scope": _STR, "ticket": _STR, "action": _STR, "token": _STR}),
                     "responses": {"200": _json({"oneOf": [token_response, {"type": "object", "maxProperties": 0}]},
                                                "token issued, or revocation done"),
-                                  **_errors(400, 401, 403, 413, 429, 503)}},
+                                  **token_refused}},
                 "get": {
                     "summary": "IndieAuth access token verification", "security": [{"bearer": []}],
                     "responses": {"200": {"description": "me, client_id, scope", "content": {
@@ -94,12 +110,20 @@ def document(issuer: str) -> dict[str, Any]:
                 "summary": "Grasshopper sub-key (signed with the master cks)", "security": signed,
                 "requestBody": _form({"ttl": _STR, "scope": _STR}),
                 "responses": {"201": _json(registration, "sub-key issued"), **_errors(400, 401, 413, 429, 503)}}},
+            "/realms/{realm}/scopes": {"get": {
+                "summary": "The realm's scopes, documented (name, title, description, icon_uri)",
+                "parameters": [{"name": "realm", "in": "path", "required": True, "schema": _STR}],
+                "responses": {"200": _json(scope_document, "scope document"), **_errors(404)}}},
             "/health/alive": {"get": {"summary": "liveness", "responses": {"200": _json({"type": "object"}, "up")}}},
             "/health/ready": {"get": {"summary": "readiness", "responses": {
                 "200": _json({"type": "object"}, "database reachable"), **_errors(503)}}},
         },
         "components": {
-            "schemas": {"Error": _ERROR},
+            "schemas": {"Error": _ERROR, "RequestSubmitted": {
+                "allOf": [{"$ref": "#/components/schemas/Error"}],
+                "required": ["error", "ticket", "interval"],
+                "properties": {"error": {"const": "request_submitted"}, "ticket": _STR,
+                               "interval": {"type": "integer"}}}},
             "securitySchemes": {
                 "sph": {"type": "http", "scheme": "basic", "description": "sph:sph_secret"},
                 "bearer": {"type": "http", "scheme": "bearer"},

@@ -6,6 +6,9 @@
   so a refused request stores nothing. Success is §5.1; errors are §5.2 JSON, ``no-store``.
 * ``POST grant_type=ticket&ticket=…`` (IndieAuth Ticket Auth, :mod:`authmanager.grants.ticket`):
   no client authentication; the single-use ticket delivered to the subject is the proof.
+* ``POST grant_type=urn:ietf:params:oauth:grant-type:uma-ticket&ticket=…`` (UMA 2.0 Grant §3.3.1,
+  :mod:`authmanager.grants.uma_ticket`): signed like client credentials; polls a request put to
+  the realm owner. ``403 request_submitted`` (from either signed grant) commits what it recorded.
 * ``POST action=revoke&token=…`` (IndieAuth "Token Revocation"): possession of the token is the
   credential; the answer is ``200`` whether or not the token was known.
 * ``GET`` with ``Authorization: Bearer`` (IndieAuth "Access Token Verification"): ``me``,
@@ -21,8 +24,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..context import Context, context
-from ..errors import InvalidClient, InvalidRequest, UnsupportedGrantType, json_response
-from ..grants import client_credentials, ticket
+from ..errors import InvalidClient, InvalidRequest, RecordedOutcome, UnsupportedGrantType, json_response
+from ..grants import client_credentials, ticket, uma_ticket
 from ..revocation import revoke_token
 from ..secretbox import digest
 from ..signatures import RequestView, verify as verify_signature
@@ -30,6 +33,7 @@ from ..storage import consumers as consumer_repo
 from ..storage import nonces as nonce_repo
 from ..storage import realms as realm_repo
 from ..storage import tokens as token_repo
+from ..storage.db import transaction
 from ..storage.models import Consumer
 from .forms import parse_form, read_body
 
@@ -79,15 +83,24 @@ async def handle(request: web.Request) -> web.Response:
                                      now=ctx.now(), default_ttl=ctx.settings.token_ttl)
         return json_response(issued.body())
     view = request_view(request, ctx.settings.endpoint(PATH), body)
-    async with ctx.sessions.begin() as session:
+    # A pending request (request_submitted) is an answer that keeps what it recorded.
+    async with transaction(ctx.sessions, keep=(RecordedOutcome,)) as session:
         consumer = await authenticate(ctx, session, view)
-        if params.get("grant_type") != client_credentials.GRANT_TYPE:
-            raise UnsupportedGrantType(f"grant_type must be {client_credentials.GRANT_TYPE}")
-        now = ctx.now()
-        issued = await client_credentials.issue(
-            session, consumer=consumer, params=params, keyring=ctx.keyring, issuer=ctx.settings.issuer,
-            now=now, default_ttl=ctx.settings.token_ttl,
-        )
+        grant_type = params.get("grant_type")
+        if grant_type not in (client_credentials.GRANT_TYPE, uma_ticket.GRANT_TYPE):
+            raise UnsupportedGrantType(f"grant_type must be {client_credentials.GRANT_TYPE}, {uma_ticket.GRANT_TYPE} "
+                                       f"or {ticket.GRANT_TYPE}")
+        now, settings = ctx.now(), ctx.settings
+        if grant_type == uma_ticket.GRANT_TYPE:
+            issued = await uma_ticket.poll(session, consumer=consumer, params=params, keyring=ctx.keyring,
+                                           issuer=settings.issuer, now=now, default_ttl=settings.token_ttl,
+                                           interval=settings.poll_interval)
+        else:
+            issued = await client_credentials.issue(
+                session, consumer=consumer, params=params, keyring=ctx.keyring, issuer=settings.issuer,
+                now=now, default_ttl=settings.token_ttl, request_ttl=settings.request_ttl,
+                poll_interval=settings.poll_interval,
+            )
         await session.execute(update(Consumer).where(Consumer.client_id == (consumer.parent_id or consumer.client_id))
                               .values(last_used_at=now))
     return json_response(issued.body())

@@ -9,6 +9,9 @@ docs/protocol.md §12). No aiohttp here.
 * RFC 6749 §5.2 ``invalid_grant`` for an unknown, expired or already used ticket. A second
   redemption also revokes the token the first one bought (as RFC 6749 §4.1.2 asks for a reused
   authorization code); the revocation is committed, then the error is raised.
+* The realm's policies are consulted for the subject (``subject:<URL>`` or ``*``) with the share
+  as its saved grant: a deny overrides the share (``403 request_denied``), and a revoked grant
+  makes its tickets ``invalid_grant``.
 * Single use is one atomic conditional ``UPDATE … WHERE used_at IS NULL`` (``storage.shares.claim``)
   in the same transaction as the token, so concurrent redemptions see exactly one winner.
 """
@@ -21,15 +24,17 @@ from collections.abc import Mapping
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..errors import InvalidGrant, InvalidRequest
+from ..errors import InvalidGrant, InvalidRequest, RequestDenied
 from ..keyring import KeyRing
+from ..policy import Requester, SavedDecision
 from ..revocation import revoke_token
 from ..secretbox import digest
 from ..storage import realms as realm_repo
 from ..storage import shares as share_repo
 from ..storage import tokens as token_repo
-from ..storage.models import AccessToken, Ticket
+from ..storage.models import AccessToken, SavedGrant, Ticket
 from ..tokens import access_token_claims
+from .assessment import assess
 from .client_credentials import TokenResponse
 
 GRANT_TYPE = "ticket"
@@ -73,11 +78,21 @@ async def _issue(session: AsyncSession, ticket: Ticket, *, keyring: KeyRing, iss
     if realm is None:
         raise InvalidGrant(_REFUSED)
     known = {s.name for s in await realm_repo.scopes(session, realm.id)}
-    granted = sorted(set(ticket.scopes) & known)
-    if not granted:
+    shared = frozenset(ticket.scopes) & known
+    if not shared:
         raise InvalidGrant("the ticket's scopes no longer exist in its realm")
-    ttl = min(default_ttl, ticket.max_ttl or default_ttl)
-    scope = " ".join(granted)
+    grant = await session.get(SavedGrant, ticket.grant_id)
+    if grant is None or grant.revoked_at is not None:
+        raise InvalidGrant(_REFUSED)
+    # The share is the owner's decision (the ticket's own copy of it); the realm's policies for
+    # this subject, or for any consumer, still apply: a deny overrides the share.
+    decision = await assess(session, realm_id=realm.id, requester=Requester(subject=ticket.subject),
+                            requested=shared, now=now, default_ttl=default_ttl,
+                            saved=SavedDecision(id=ticket.grant_id, approved=shared, max_ttl=ticket.max_ttl))
+    if not decision.permitted:
+        raise RequestDenied("the realm's policies deny this subject")
+    ttl = min(decision.ttl, ticket.max_ttl or default_ttl)
+    scope = " ".join(sorted(decision.granted))
     claims = access_token_claims(issuer=issuer, client_id=ticket.subject, audience=realm.resource,
                                  realm=realm.name, scope=scope, now=now, ttl=ttl)
     value = keyring.sign(claims, now=now)

@@ -56,22 +56,23 @@ class ShareResult:
         return asdict(self)
 
 
-def check_subject(subject: str) -> str:
+def check_subject(subject: str, option: str = "--with") -> str:
     """An IndieAuth profile URL (IndieAuth §3.2): http(s), no userinfo, no fragment, no dot
     segments, path at least ``/``. Ports and IP literals are accepted (loopback deployments);
-    where the AM may actually connect is the SSRF guard's decision."""
+    where the AM may actually connect is the SSRF guard's decision. ``option`` names the flag in
+    the messages."""
     try:
         parts = urlsplit(subject)
         parts.port  # noqa: B018 (validates the port)
     except ValueError:
-        raise AdminError("--with must be an http(s) URL") from None
+        raise AdminError(f"{option} must be an http(s) URL") from None
     if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None
             or parts.password is not None or parts.fragment or "#" in subject):
-        raise AdminError("--with must be an absolute http(s) URL without credentials or fragment (IndieAuth §3.2)")
+        raise AdminError(f"{option} must be an absolute http(s) URL without credentials or fragment (IndieAuth §3.2)")
     if any(segment in (".", "..") for segment in parts.path.split("/")):
-        raise AdminError("--with must not contain . or .. path segments (IndieAuth §3.2)")
+        raise AdminError(f"{option} must not contain . or .. path segments (IndieAuth §3.2)")
     if not subject.isascii() or len(subject) > MAX_SUBJECT:
-        raise AdminError(f"--with must be an ASCII URL of at most {MAX_SUBJECT} characters")
+        raise AdminError(f"{option} must be an ASCII URL of at most {MAX_SUBJECT} characters")
     return subject if parts.path else subject.replace(parts.netloc, parts.netloc + "/", 1)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
@@ -52,6 +53,22 @@ def make_engine(url: str, *, timeout: float = 30.0, **kwargs: Any) -> AsyncEngin
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession],
+                      keep: tuple[type[BaseException], ...] = ()) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed on success, rolled back on any error — except the ``keep``
+    kinds, whose transaction is committed before they propagate (an answer that records state,
+    such as a pending request)."""
+    kept: BaseException | None = None
+    async with sessions.begin() as session:
+        try:
+            yield session
+        except keep as exc:
+            kept = exc
+    if kept is not None:
+        raise kept
 
 
 def insert_ignore(engine_dialect: str, table: Any) -> Any:

@@ -58,11 +58,15 @@ class Policy(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    effect: Mapped[str] = mapped_column(String(10))
+    effect: Mapped[str] = mapped_column(String(10))  # permit | deny | ask
     scopes: Mapped[list[str]] = mapped_column(JSON)
-    consumer: Mapped[str] = mapped_column(String(64), default="*")
+    #: ``*``, a consumer key, or ``subject:<URL>`` (a verified subject URL, at most 512 characters).
+    consumer: Mapped[str] = mapped_column(String(520), default="*")
     max_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Validity window: the policy applies while ``not_before <= now < not_after``.
+    not_before: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    not_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Nonce(Base):
@@ -126,17 +130,28 @@ __all__ = ["Base", "Consumer", "Realm", "RealmScope", "Policy", "Nonce", "Access
 
 
 class SavedGrant(Base):
-    """An owner's decision to share a realm with a subject (IndieAuth Ticket Auth): one row per
-    (realm, subject URL), so that policies can later match consumers by verified subject URL."""
+    """The owner's saved decision for one realm and one party: a subject URL the realm was shared
+    with (IndieAuth Ticket Auth, ``authmanager share``), or a consumer key whose request the owner
+    answered (UMA 2.0 Grant §3.3.6 ``request_submitted``). Exactly one of ``subject`` and
+    ``client_id`` is set; one row per (realm, party), a later decision updates it.
+
+    ``scopes`` were approved, ``refused_scopes`` refused (never asked again); a revoked grant
+    (``revoked_at``) counts for nothing until a new decision revives it."""
 
     __tablename__ = "grants"
-    __table_args__ = (UniqueConstraint("realm_id", "subject", name="uq_grants_realm_subject"),)
+    __table_args__ = (UniqueConstraint("realm_id", "subject", name="uq_grants_realm_subject"),
+                      UniqueConstraint("realm_id", "client_id", name="uq_grants_realm_client"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
-    subject: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    #: A master consumer key (a grasshopper sub-key's requests are decided for its master).
+    client_id: Mapped[str | None] = mapped_column(
+        ForeignKey("consumers.client_id", ondelete="CASCADE", name="fk_grants_client_id"), nullable=True, index=True)
     scopes: Mapped[list[str]] = mapped_column(JSON)
+    refused_scopes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     max_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Ticket(Base):
@@ -167,3 +182,32 @@ class Ticket(Base):
 
 
 __all__ += ["SavedGrant", "Ticket"]
+
+
+class AccessRequest(Base):
+    """A token request put to the realm owner (UMA 2.0 Grant §3.3.6 ``request_submitted``).
+
+    Kept by the SHA-256 of its ticket, never the ticket; bound to the consumer key that asked
+    (only it may poll), the realm and the scopes. ``status`` is ``pending`` until the owner
+    answers (``approved`` with ``approved_scopes``, or ``denied``); ``used_at``/``token_jti`` are
+    set once a poll has obtained the token, after which the ticket is spent. ``last_polled_at``
+    enforces the polling interval (RFC 8628 §3.5 ``slow_down``)."""
+
+    __tablename__ = "access_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("consumers.client_id", ondelete="CASCADE"), index=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    ask_scopes: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    approved_scopes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    last_polled_at: Mapped[int] = mapped_column(BigInteger)
+    decided_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    token_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+__all__ += ["AccessRequest"]

@@ -16,8 +16,8 @@ async def save_grant(session: AsyncSession, *, realm_id: int, subject: str, scop
     if row is None:
         row = SavedGrant(realm_id=realm_id, subject=subject, scopes=scopes, max_ttl=max_ttl, created_at=now)
         session.add(row)
-    else:
-        row.scopes, row.max_ttl, row.created_at = scopes, max_ttl, now
+    else:  # also revives a revoked grant
+        row.scopes, row.max_ttl, row.created_at, row.revoked_at = scopes, max_ttl, now, None
     await session.flush()
     return row
 

@@ -1,0 +1,88 @@
+"""Minting an access token for a consumer key, shared by ``client_credentials`` and the UMA
+ticket grant: the RFC 6749 §5.1 response, §3.3 scope syntax, and the grasshopper caps.
+
+No aiohttp here; everything runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..errors import InvalidScope, RequestDenied
+from ..keyring import KeyRing
+from ..policy import Decision
+from ..secretbox import digest
+from ..storage import tokens as token_repo
+from ..storage.models import AccessToken, Consumer, Realm
+from ..tokens import access_token_claims
+
+MAX_SCOPES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResponse:
+    """RFC 6749 §5.1."""
+
+    access_token: str
+    expires_in: int
+    scope: str
+    claims: dict
+
+    def body(self) -> dict:
+        return {"access_token": self.access_token, "token_type": "Bearer", "expires_in": self.expires_in,
+                "scope": self.scope}
+
+
+def parse_scope(raw: str | None) -> frozenset[str]:
+    """RFC 6749 §3.3: space-delimited, case-sensitive scope tokens (printable ASCII, no ``"`` or ``\\``)."""
+    if raw is None or not raw.strip():
+        raise InvalidScope("scope is required")
+    items = raw.split(" ")
+    if "" in items or len(items) > MAX_SCOPES:
+        raise InvalidScope("scope must be single-space separated tokens")
+    for item in items:
+        if not all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in item):
+            raise InvalidScope("scope token has invalid characters")
+    return frozenset(items)
+
+
+def policy_client(consumer: Consumer) -> str:
+    """The key policies and saved grants are judged for: a grasshopper sub-key counts as its master."""
+    return consumer.parent_id or consumer.client_id
+
+
+def within_subkey_limits(consumer: Consumer, realm: Realm, requested: frozenset[str]) -> frozenset[str]:
+    """A grasshopper sub-key is refused by realms that forbid them, and never asks for more than
+    the scope it was narrowed to at creation."""
+    if consumer.parent_id is None:
+        return requested
+    if not realm.allow_subkeys:
+        raise RequestDenied(f"realm {realm.name} does not accept grasshopper keys")
+    limit = consumer.client_metadata.get("scope")
+    return requested & frozenset(limit.split()) if limit else requested
+
+
+async def mint_for_consumer(session: AsyncSession, *, consumer: Consumer, realm: Realm, decision: Decision,
+                            keyring: KeyRing, issuer: str, now: int) -> TokenResponse:
+    """Sign and persist (by its digest) a token for ``decision.granted``; a sub-key's tokens never
+    outlive it and name its master (``parent_client_id``)."""
+    ttl = decision.ttl
+    extra = None
+    if consumer.parent_id is not None and consumer.expires_at is not None:
+        ttl = min(ttl, consumer.expires_at - now)
+        extra = {"parent_client_id": consumer.parent_id}
+    client_id = consumer.client_id
+    scope = " ".join(sorted(decision.granted))
+    claims = access_token_claims(
+        issuer=issuer, client_id=client_id, audience=realm.resource, realm=realm.name, scope=scope, now=now,
+        ttl=ttl, extra=extra,
+    )
+    value = keyring.sign(claims, now=now)
+    await token_repo.add(
+        session,
+        AccessToken(jti=claims["jti"], token_hash=digest(value), client_id=client_id, realm_id=realm.id,
+                    scope=scope, issued_at=now, expires_at=claims["exp"]),
+    )
+    return TokenResponse(access_token=value, expires_in=ttl, scope=scope, claims=claims)

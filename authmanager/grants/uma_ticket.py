@@ -1,0 +1,91 @@
+"""Asking the realm owner, and the UMA ticket grant that polls for the answer.
+
+UMA 2.0 Grant for OAuth 2.0 Authorization, with ProtectServe's signed client authentication:
+
+* **Submit** (§3.3.6 ``request_submitted``): when the policies say ``ask`` for some requested
+  scopes, the token request is recorded — the ticket's SHA-256, the consumer key, the realm, the
+  requested scopes and those put to the owner, an expiry (15 minutes by default) — and answered
+  ``403 {"error": "request_submitted", "ticket", "interval"}``.
+* **Poll** (§3.3.1): ``grant_type=urn:ietf:params:oauth:grant-type:uma-ticket&ticket=…``, signed
+  exactly like a client-credentials request (docs/protocol.md §5). The answer (§3.3.5, §3.3.6):
+
+  - ``403 request_submitted`` while the owner has not answered (the poll time is recorded);
+  - ``400 slow_down`` when polled again within ``interval`` seconds (RFC 8628 §3.5);
+  - ``403 request_denied`` once the owner denied it, or if nothing is left to grant;
+  - ``200`` and a token once approved: the requested scopes as the realm's policies now decide
+    them with the saved grant the owner's answer updated — the approved scopes plus anything
+    permitted outright. The ticket is then spent (one atomic conditional UPDATE);
+  - ``400 invalid_grant`` for a ticket that is unknown, expired, spent or another consumer's —
+    one description for all.
+
+A pending request whose scopes a later decision has settled (another request approved for the
+same consumer) resolves by itself at the next poll. No aiohttp here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..errors import InvalidGrant, InvalidRequest, RequestDenied, RequestSubmitted, SlowDown
+from ..keyring import KeyRing
+from ..policy import Requester
+from ..secretbox import digest, random_secret
+from ..storage import access_requests as request_repo
+from ..storage import realms as realm_repo
+from ..storage.models import AccessRequest, Consumer, Realm
+from .assessment import assess
+from .issuance import TokenResponse, mint_for_consumer, policy_client, within_subkey_limits
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:uma-ticket"
+#: Defaults of the settings ``request_ttl`` and ``poll_interval`` (UMA 2.0 §3.3.6: 5 s).
+REQUEST_TTL = 900
+POLL_INTERVAL = 5
+MAX_TICKET = 512
+_REFUSED = "the ticket is unknown, expired, already used or not this consumer's"
+
+
+async def submit(session: AsyncSession, *, consumer: Consumer, realm: Realm, requested: frozenset[str],
+                 ask: frozenset[str], now: int, request_ttl: int, interval: int) -> RequestSubmitted:
+    """Record the request (its ticket only as a digest) and return the answer to raise."""
+    value = random_secret(32)
+    await request_repo.add(session, AccessRequest(
+        ticket_hash=digest(value), realm_id=realm.id, client_id=consumer.client_id, scopes=sorted(requested),
+        ask_scopes=sorted(ask), status=request_repo.PENDING, created_at=now, expires_at=now + request_ttl,
+        last_polled_at=now))
+    return RequestSubmitted(ticket=value, interval=interval)
+
+
+async def poll(session: AsyncSession, *, consumer: Consumer, params: Mapping[str, str], keyring: KeyRing,
+               issuer: str, now: int, default_ttl: int, interval: int = POLL_INTERVAL) -> TokenResponse:
+    value = params.get("ticket")
+    if not value:
+        raise InvalidRequest("ticket is required")
+    if len(value) > MAX_TICKET:
+        raise InvalidGrant(_REFUSED)
+    row = await request_repo.by_hash(session, digest(value))
+    if row is None or row.client_id != consumer.client_id or row.used_at is not None or row.expires_at <= now:
+        raise InvalidGrant(_REFUSED)
+    if row.status == request_repo.DENIED:
+        raise RequestDenied("the realm owner denied this request")
+    realm = await realm_repo.by_id(session, row.realm_id)
+    if realm is None:
+        raise InvalidGrant(_REFUSED)
+    requested = within_subkey_limits(consumer, realm, frozenset(row.scopes))
+    decision = await assess(session, realm_id=realm.id, requester=Requester(client_id=policy_client(consumer)),
+                            requested=requested, now=now, default_ttl=default_ttl)
+    if row.status == request_repo.PENDING and decision.ask:
+        if not await request_repo.note_poll(session, row.id, now=now, interval=interval):
+            raise SlowDown(f"poll at most every {interval} s")
+        raise RequestSubmitted(ticket=value, interval=interval)
+    if not decision.permitted:
+        raise RequestDenied("the realm's policies deny this request")
+    if not await request_repo.claim(session, row.id, now=now):
+        raise InvalidGrant(_REFUSED)
+    issued = await mint_for_consumer(session, consumer=consumer, realm=realm, decision=decision, keyring=keyring,
+                                     issuer=issuer, now=now)
+    await session.execute(update(AccessRequest).where(AccessRequest.id == row.id)
+                          .values(token_jti=issued.claims["jti"]))
+    return issued
