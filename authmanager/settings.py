@@ -114,10 +114,6 @@ class Settings:
         values.update({k: v for k, v in (flags or {}).items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
-    @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
-        return cls.load(flags=overrides)
-
 
 #: Every field but the clock can be configured.
 _CONFIGURABLE = {f.name: f for f in dataclasses.fields(Settings) if f.name != "now"}

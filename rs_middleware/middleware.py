@@ -30,10 +30,8 @@ from .verifier import InvalidToken
 log = logging.getLogger("rs_middleware")
 
 SCOPES_ATTR = "__protectserve_scopes__"
-#: Request key of the verified claims (read-only mapping).  ``web.RequestKey`` exists from
-#: aiohttp 3.14 (which warns about plain ``str`` keys); older releases take the string.
-_RequestKey = getattr(web, "RequestKey", None)
-CLAIMS_KEY: Any = _RequestKey("protectserve_claims", MappingProxyType) if _RequestKey else "protectserve_claims"
+#: Request key of the verified claims (a read-only mapping).
+CLAIMS_KEY = web.RequestKey("protectserve_claims", MappingProxyType)
 #: RFC 6750 §2.1 b64token.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")

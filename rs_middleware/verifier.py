@@ -15,7 +15,6 @@ Both raise ``InvalidToken`` for a token that must be refused (→ 401 ``invalid_
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -258,11 +257,10 @@ class IntrospectionVerifier:
     ) -> None:
         self._session = session
         self.introspection_endpoint = introspection_endpoint
-        # RFC 7617 §2 Basic credentials, docs/protocol.md §8: base64(sph:sph_secret).  Built by
-        # hand: aiohttp.BasicAuth is deprecated in 3.14 and encode_basic_auth is not in 3.12.
+        # RFC 7617 §2 Basic credentials, docs/protocol.md §8: base64(sph:sph_secret).
         if ":" in sph:
             raise ValueError("sph must not contain ':' (RFC 7617 §2)")
-        self._authorization = "Basic " + base64.b64encode(f"{sph}:{sph_secret}".encode()).decode()
+        self._authorization = aiohttp.encode_basic_auth(sph, sph_secret)
         self.issuer, self.audience = issuer, audience
         self._leeway, self._now = leeway, now
 
