@@ -34,6 +34,7 @@ async def test_kill_dash_nine_loses_nothing_acknowledged(backend, tmp_path, pg_d
               env=env)
     basic = {"Authorization": aiohttp.encode_basic_auth(realm["sph"], realm["sph_secret"])}
     consumers, tokens, revoked, attempted, signed = [], [], [], set(), []
+    warmed_up = asyncio.Event()  # every kind of write has been acknowledged at least once
     async with aiohttp.ClientSession() as http:
         async with server(PY, "-m", "authmanager.cli", "serve", "--port", str(port), env=env) as am:
             async def load() -> None:
@@ -54,9 +55,11 @@ async def test_kill_dash_nine_loses_nothing_acknowledged(backend, tmp_path, pg_d
                         async with http.post(issuer + "/revoke", data={"token": victim}, headers=basic) as r:
                             if r.status == 200:
                                 revoked.append(victim)
+                                warmed_up.set()
 
             workers = [asyncio.create_task(load()) for _ in range(4)]
-            await asyncio.sleep(random.uniform(0.3, 1.0))  # a random moment in the load, not synchronisation
+            await asyncio.wait_for(warmed_up.wait(), 30)
+            await asyncio.sleep(random.uniform(0.0, 0.7))  # then a random moment in the load, not synchronisation
             os.kill(am.pid, signal.SIGKILL)
             await am.wait()
             for task in workers:

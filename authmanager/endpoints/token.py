@@ -101,9 +101,20 @@ async def handle(request: web.Request) -> web.Response:
                 now=now, default_ttl=settings.token_ttl, request_ttl=settings.request_ttl,
                 poll_interval=settings.poll_interval,
             )
-        await session.execute(update(Consumer).where(Consumer.client_id == (consumer.parent_id or consumer.client_id))
-                              .values(last_used_at=now))
+        await _mark_used(session, consumer, now)
     return json_response(issued.body())
+
+
+#: ``last_used_at`` only has to be good enough for purging keys unused for days; refreshing it
+#: at most hourly saves a write on nearly every issuance.
+LAST_USED_GRANULARITY = 3600
+
+
+async def _mark_used(session: AsyncSession, consumer: Consumer, now: int) -> None:
+    if consumer.parent_id is None and (consumer.last_used_at or 0) > now - LAST_USED_GRANULARITY:
+        return
+    await session.execute(update(Consumer).where(Consumer.client_id == (consumer.parent_id or consumer.client_id))
+                          .values(last_used_at=now))
 
 
 async def _indieauth_revoke(ctx: Context, params: dict[str, str]) -> web.Response:
