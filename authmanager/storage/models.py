@@ -211,3 +211,26 @@ class AccessRequest(Base):
 
 
 __all__ += ["AccessRequest"]
+
+
+class AuditEvent(Base):
+    """The audit log: one row per decision (issue, deny, ask, approve, revoke, policy change,
+    login, …), appended in the transaction that made it and never updated.
+
+    ``actor`` is who acted (``consumer:<ck>``, ``subject:<url>``, ``admin:<name>``, ``cli``,
+    ``system``); ``action`` a dotted verb (:data:`authmanager.audit.ACTIONS`); ``target`` what it
+    acted on (a consumer key, a token's jti, a policy id, …). ``realm_id`` has no foreign key, so
+    the history of a deleted realm stays readable. Never holds a secret or a token value."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(String(600))
+    action: Mapped[str] = mapped_column(String(40))
+    realm_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    target: Mapped[str | None] = mapped_column(String(600), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+__all__ += ["AuditEvent"]
