@@ -1,7 +1,9 @@
 """The owner's side of asking (UMA 2.0 Grant §3.3.6 ``request_submitted``): pending requests,
 their approval or denial, and the saved grants those decisions leave behind.
 
-What ``authmanager requests …`` and ``authmanager grants …`` call (and, later, the console).
+What ``authmanager requests …`` and ``authmanager grants …``, the console and the admin API call.
+Every answer and revocation is recorded in the audit log (``request.approve``, ``request.deny``,
+``grant.revoke``, with the ``actor`` who decided) in the transaction that makes it.
 
 * ``approve_request(id, scopes=None)`` approves the asked scopes given (all of them by default)
   and refuses the rest; ``deny_request(id)`` refuses them all. Either way the answer is merged
@@ -19,11 +21,12 @@ request, a scope that was not asked) stores nothing.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import audit
 from .realm_admin import AdminError
 from .revocation import revoke_tokens_of
 from .storage import access_requests as request_repo
@@ -34,13 +37,17 @@ from .storage.models import AccessRequest, Consumer, Realm, SavedGrant
 Sessions = async_sessionmaker[AsyncSession]
 
 
-async def list_requests(sessions: Sessions, *, now: int) -> list[dict[str, Any]]:
-    """Pending requests, oldest first; each requested scope with its title and description."""
+async def list_requests(sessions: Sessions, *, now: int, realm_ids: Collection[int] | None = None
+                        ) -> list[dict[str, Any]]:
+    """Pending requests (of ``realm_ids`` if given), oldest first; each requested scope with its
+    title and description."""
     async with sessions() as session:
         rows = await request_repo.list_pending(session, now=now)
         docs: dict[int, dict[str, Any]] = {}
         out = []
         for row, realm, consumer_name in rows:
+            if realm_ids is not None and row.realm_id not in realm_ids:
+                continue
             if row.realm_id not in docs:
                 docs[row.realm_id] = {s.name: s for s in await realm_repo.scopes(session, row.realm_id)}
             scopes = docs[row.realm_id]
@@ -69,7 +76,7 @@ async def _pending(session: AsyncSession, request_id: int, now: int) -> tuple[Ac
 
 
 async def _answer(sessions: Sessions, request_id: int, *, approve: Sequence[str] | None, deny: bool = False,
-                  now: int) -> dict[str, Any]:
+                  now: int, actor: str) -> dict[str, Any]:
     async with sessions.begin() as session:
         row, consumer, realm = await _pending(session, request_id, now)
         asked = set(row.ask_scopes)
@@ -84,6 +91,10 @@ async def _answer(sessions: Sessions, request_id: int, *, approve: Sequence[str]
         _decide(row, granted, now)
         settled = [other.id for other in await _siblings(session, row, master)
                    if _decide(other, granted, now, refused=grant.refused_scopes)]
+        await audit.record(session, action="request.deny" if deny else "request.approve", actor=actor, now=now,
+                           realm_id=row.realm_id, target=f"request {row.id}",
+                           detail={"client_id": row.client_id, "approved": sorted(approved),
+                                   "refused": sorted(refused), "grant_id": grant.id, "settled": settled})
         return {"id": row.id, "status": row.status, "realm": realm, "client_id": row.client_id,
                 "approved": sorted(approved), "refused": sorted(refused), "grant_id": grant.id, "settled": settled}
 
@@ -109,14 +120,14 @@ async def _siblings(session: AsyncSession, row: AccessRequest, master: str) -> l
 
 
 async def approve_request(sessions: Sessions, request_id: int, *, scopes: Sequence[str] | None = None,
-                          now: int) -> dict[str, Any]:
+                          now: int, actor: str = "cli") -> dict[str, Any]:
     """Approve the asked ``scopes`` (default: all asked), refuse the others, save the grant."""
-    return await _answer(sessions, request_id, approve=list(scopes) if scopes else None, now=now)
+    return await _answer(sessions, request_id, approve=list(scopes) if scopes else None, now=now, actor=actor)
 
 
-async def deny_request(sessions: Sessions, request_id: int, *, now: int) -> dict[str, Any]:
+async def deny_request(sessions: Sessions, request_id: int, *, now: int, actor: str = "cli") -> dict[str, Any]:
     """Refuse every asked scope and save that answer."""
-    return await _answer(sessions, request_id, approve=None, deny=True, now=now)
+    return await _answer(sessions, request_id, approve=None, deny=True, now=now, actor=actor)
 
 
 def grant_dict(grant: SavedGrant, realm: str, consumer_name: str | None) -> dict[str, Any]:
@@ -125,7 +136,9 @@ def grant_dict(grant: SavedGrant, realm: str, consumer_name: str | None) -> dict
             "max_ttl": grant.max_ttl, "created_at": grant.created_at}
 
 
-async def list_grants(sessions: Sessions, *, realm: str | None = None) -> list[dict[str, Any]]:
+async def list_grants(sessions: Sessions, *, realm: str | None = None, realm_ids: Collection[int] | None = None
+                      ) -> list[dict[str, Any]]:
+    """Live grants (of ``realm``, and of ``realm_ids`` if given)."""
     async with sessions() as session:
         realm_id = None
         if realm is not None:
@@ -133,10 +146,11 @@ async def list_grants(sessions: Sessions, *, realm: str | None = None) -> list[d
             if row is None:
                 raise AdminError(f"no realm named {realm!r}")
             realm_id = row.id
-        return [grant_dict(g, r, name) for g, r, name in await grant_repo.list_live(session, realm_id)]
+        return [grant_dict(g, r, name) for g, r, name in await grant_repo.list_live(session, realm_id)
+                if realm_ids is None or g.realm_id in realm_ids]
 
 
-async def revoke_grant(sessions: Sessions, grant_id: int, *, now: int) -> dict[str, Any]:
+async def revoke_grant(sessions: Sessions, grant_id: int, *, now: int, actor: str = "cli") -> dict[str, Any]:
     """Revoke a saved grant and the live tokens its party holds for the realm."""
     async with sessions.begin() as session:
         grant = await grant_repo.get(session, grant_id, for_update=True)
@@ -150,4 +164,7 @@ async def revoke_grant(sessions: Sessions, grant_id: int, *, now: int) -> dict[s
             assert grant.subject is not None
             holders = [grant.subject]
         revoked = await revoke_tokens_of(session, holders, grant.realm_id, now=now)
+        await audit.record(session, action="grant.revoke", actor=actor, now=now, realm_id=grant.realm_id,
+                           target=f"grant {grant.id}", detail={"client_id": grant.client_id, "subject": grant.subject,
+                                                               "tokens_revoked": revoked})
         return {"id": grant.id, "client_id": grant.client_id, "subject": grant.subject, "tokens_revoked": revoked}

@@ -18,6 +18,7 @@ import click
 from aiohttp import web
 
 from .app import create_app
+from .commands.admin import admin
 from .commands.approvals import grants, requests
 from .commands.db import db
 from .commands.keys import consumer, keys, purge
@@ -129,6 +130,7 @@ def demo(trace_file: Path | None, signature: str) -> None:
 for command in (realm, scope, policy, requests, grants, keys, consumer, purge, db):
     main.add_command(command)
 main.add_command(share)
+main.add_command(admin)
 
 if __name__ == "__main__":
     main()

@@ -1,18 +1,21 @@
 """Policy administration: add, list, remove, reorder and explain a realm's ordered policies.
 
-What the CLI calls (and, later, the console). ``explain`` runs the very evaluator the token
+What the CLI, the console and the admin API call; every change is recorded in the audit log
+(``policy.add|update|move|remove``) in its own transaction. ``explain`` runs the very evaluator the token
 endpoint runs (:mod:`authmanager.grants.assessment`), saved grant included, so its answer is
 the token endpoint's. Edits lock the realm's row, so concurrent edits of one realm serialise.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import audit
 from .grants.assessment import assess, rule_of
 from .policy import ANY, EFFECTS, SUBJECT_PREFIX, Requester
 from .realm_admin import AdminError
@@ -73,9 +76,24 @@ async def _scopes(session: AsyncSession, realm: Realm, scopes: Sequence[str]) ->
 async def add_policy(
     sessions: Sessions, *, realm: str, effect: str, scopes: Sequence[str], consumer: str = ANY,
     subject: str | None = None, max_ttl: int | None = None, not_before: str | int | None = None,
-    not_after: str | int | None = None, now: int,
+    not_after: str | int | None = None, now: int, actor: str = "cli",
 ) -> int:
     """Append a policy to ``realm``'s order; returns its id."""
+    fields = _fields(effect, consumer, subject, max_ttl, not_before, not_after)
+    async with sessions.begin() as session:
+        row = await _realm(session, realm, lock=True)
+        policy = Policy(realm_id=row.id, position=await realm_repo.next_policy_position(session, row.id),
+                        scopes=await _scopes(session, row, scopes), created_at=now, **fields)
+        session.add(policy)
+        await session.flush()
+        await audit.record(session, action="policy.add", actor=actor, now=now, realm_id=row.id,
+                           target=f"policy {policy.id}", detail=_summary(policy))
+        return policy.id
+
+
+def _fields(effect: str, consumer: str | None, subject: str | None, max_ttl: int | None,
+            not_before: str | int | None, not_after: str | int | None) -> dict[str, Any]:
+    """A policy's checked fields (all but its scopes); raises AdminError before anything is stored."""
     if effect not in EFFECTS:
         raise AdminError(f"--effect must be one of {', '.join(EFFECTS)}")
     if max_ttl is not None and max_ttl <= 0:
@@ -84,14 +102,42 @@ async def add_policy(
     start, end = parse_time(not_before, "--not-before"), parse_time(not_after, "--not-after")
     if start is not None and end is not None and start >= end:
         raise AdminError("--not-before must be earlier than --not-after")
+    return {"effect": effect, "consumer": who, "max_ttl": max_ttl, "not_before": start, "not_after": end}
+
+
+def _summary(row: Policy) -> dict[str, Any]:
+    return {"effect": row.effect, "scopes": row.scopes, "consumer": row.consumer, "max_ttl": row.max_ttl,
+            "not_before": row.not_before, "not_after": row.not_after}
+
+
+async def update_policy(
+    sessions: Sessions, policy_id: int, *, effect: str, scopes: Sequence[str], consumer: str = ANY,
+    subject: str | None = None, max_ttl: int | None = None, not_before: str | int | None = None,
+    not_after: str | int | None = None, now: int, actor: str = "cli",
+) -> dict[str, Any]:
+    """Replace policy ``policy_id``'s fields in place (it keeps its id and position); returns the
+    policy as :func:`policy_dict` shows it. Audited as ``policy.update`` with before and after."""
+    fields = _fields(effect, consumer, subject, max_ttl, not_before, not_after)
     async with sessions.begin() as session:
-        row = await _realm(session, realm, lock=True)
-        policy = Policy(realm_id=row.id, position=await realm_repo.next_policy_position(session, row.id),
-                        effect=effect, scopes=await _scopes(session, row, scopes), consumer=who, max_ttl=max_ttl,
-                        not_before=start, not_after=end, created_at=now)
-        session.add(policy)
+        row, realm = await _policy(session, policy_id)
+        before = _summary(row)
+        fields["scopes"] = await _scopes(session, realm, scopes)
+        for name, value in fields.items():
+            setattr(row, name, value)
         await session.flush()
-        return policy.id
+        await audit.record(session, action="policy.update", actor=actor, now=now, realm_id=realm.id,
+                           target=f"policy {row.id}", detail={"before": before, "after": _summary(row)})
+        return policy_dict(row, row.position)
+
+
+async def policy_realm(sessions: Sessions, policy_id: int) -> tuple[int, str]:
+    """The id and name of the realm policy ``policy_id`` belongs to (for access checks)."""
+    async with sessions() as session:
+        row = await session.get(Policy, policy_id)
+        realm = None if row is None else await session.get(Realm, row.realm_id)
+        if row is None or realm is None:
+            raise AdminError(f"no policy {policy_id}")
+        return realm.id, realm.name
 
 
 def policy_dict(row: Policy, position: int) -> dict[str, Any]:
@@ -115,15 +161,18 @@ async def _policy(session: AsyncSession, policy_id: int) -> tuple[Policy, Realm]
     return row, realm
 
 
-async def remove_policy(sessions: Sessions, policy_id: int) -> str:
+async def remove_policy(sessions: Sessions, policy_id: int, *, now: int | None = None, actor: str = "cli") -> str:
     """Delete a policy; returns its realm's name. The others keep their relative order."""
     async with sessions.begin() as session:
         row, realm = await _policy(session, policy_id)
+        await audit.record(session, action="policy.remove", actor=actor, now=int(time.time()) if now is None else now,
+                           realm_id=realm.id, target=f"policy {row.id}", detail=_summary(row))
         await session.delete(row)
         return realm.name
 
 
-async def move_policy(sessions: Sessions, policy_id: int, *, to: int) -> list[int]:
+async def move_policy(sessions: Sessions, policy_id: int, *, to: int, now: int | None = None,
+                      actor: str = "cli") -> list[int]:
     """Move a policy to position ``to`` (1 = evaluated first); returns the realm's new order."""
     async with sessions.begin() as session:
         row, realm = await _policy(session, policy_id)
@@ -133,6 +182,9 @@ async def move_policy(sessions: Sessions, policy_id: int, *, to: int) -> list[in
         order.insert(to - 1, row)
         for position, policy in enumerate(order, 1):
             policy.position = position
+        await audit.record(session, action="policy.move", actor=actor, now=int(time.time()) if now is None else now,
+                           realm_id=realm.id, target=f"policy {row.id}",
+                           detail={"to": to, "order": [p.id for p in order]})
         return [p.id for p in order]
 
 

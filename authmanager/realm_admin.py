@@ -1,22 +1,29 @@
 """Realm administration: what the CLI, the demo and (later) the console call.
 
-``create_realm`` returns the sph secret exactly once; only its digest is stored. Scopes are
+``create_realm`` returns the sph secret exactly once; only its digest is stored. Consumer keys
+and live tokens are listed and revoked here too (``revoke_consumer_key``, ``list_live_tokens``,
+``revoke_token_by_jti``); every change is audited in its own transaction. Scopes are
 documented things (title, description, icon URI), published at ``/realms/{realm}/scopes`` and
 shown wherever the owner is asked about them. Policies: :mod:`authmanager.policy_admin`.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import audit
 from .grants.issuance import parse_scope
+from .revocation import revoke_consumer, revoke_token
 from .secretbox import digest, random_secret
+from .storage import consumers as consumer_repo
 from .storage import realms as realm_repo
-from .storage.models import Realm, RealmScope
+from .storage.models import AccessToken, Realm, RealmScope
 
 
 class AdminError(ValueError):
@@ -77,8 +84,10 @@ def _apply(row: RealmScope, text: ScopeText) -> None:
 async def create_realm(
     sessions: async_sessionmaker[AsyncSession], *, name: str, resource: str, scopes: Sequence[str],
     now: int, resource_name: str | None = None, allow_subkeys: bool = True,
-    scope_texts: Mapping[str, ScopeText] | None = None,
+    scope_texts: Mapping[str, ScopeText] | None = None, actor: str = "cli",
 ) -> NewRealm:
+    """Create a realm with its documented scopes; returns the sph secret, which is never stored
+    (only its digest) nor logged. One transaction with its ``realm.create`` audit event."""
     if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise AdminError("realm name: 1-100 letters, digits, '-', '_' or '.'")
     _check_resource(resource)
@@ -100,13 +109,17 @@ async def create_realm(
                 row = RealmScope(realm_id=realm.id, name=scope, title=scope, description="")
                 _apply(row, texts.get(scope, ScopeText()))
                 session.add(row)
+            await audit.record(session, action="realm.create", actor=actor, now=now, realm_id=realm.id,
+                               target=name, detail={"resource": resource, "scopes": list(dict.fromkeys(scopes))})
     except IntegrityError as exc:
         raise AdminError(f"realm {name!r} already exists") from exc
     return new
 
 
-async def set_scope(sessions: async_sessionmaker[AsyncSession], *, realm: str, name: str, text: ScopeText) -> None:
-    """Document an existing scope of ``realm`` (``authmanager scope set``)."""
+async def set_scope(sessions: async_sessionmaker[AsyncSession], *, realm: str, name: str, text: ScopeText,
+                    now: int | None = None, actor: str = "cli") -> None:
+    """Document an existing scope of ``realm`` (``authmanager scope set``), with its ``scope.set``
+    audit event."""
     async with sessions.begin() as session:
         row = await realm_repo.by_name(session, realm)
         if row is None:
@@ -115,6 +128,10 @@ async def set_scope(sessions: async_sessionmaker[AsyncSession], *, realm: str, n
         if scope is None:
             raise AdminError(f"realm {realm} has no scope {name!r}")
         _apply(scope, text)
+        changed = {k: v for k, v in (("title", text.title), ("description", text.description),
+                                     ("icon_uri", text.icon_uri)) if v is not None}
+        await audit.record(session, action="scope.set", actor=actor, now=int(time.time()) if now is None else now,
+                           realm_id=row.id, target=f"{realm}/{name}", detail=changed)
 
 
 async def set_subkeys(sessions: async_sessionmaker[AsyncSession], *, realm: str, allow: bool) -> None:
@@ -124,3 +141,74 @@ async def set_subkeys(sessions: async_sessionmaker[AsyncSession], *, realm: str,
             raise AdminError(f"no realm named {realm!r}")
         row.allow_subkeys = allow
 
+
+
+async def list_realms(sessions: async_sessionmaker[AsyncSession], *, visible: frozenset[int] | None = None
+                      ) -> list[dict[str, Any]]:
+    """Realms (those in ``visible`` when given) with their documented scopes; never a secret."""
+    async with sessions() as session:
+        return [{"id": row.id, "realm": row.name, "sph": row.sph, "resource": row.resource,
+                 "resource_name": row.resource_name, "subkeys": row.allow_subkeys, "created_at": row.created_at,
+                 "scopes": [{"name": s.name, "title": s.title, "description": s.description, "icon_uri": s.icon_uri}
+                            for s in await realm_repo.scopes(session, row.id)]}
+                for row in await realm_repo.list_all(session) if visible is None or row.id in visible]
+
+
+async def list_consumers(sessions: async_sessionmaker[AsyncSession]) -> list[dict[str, Any]]:
+    """Consumer keys, oldest first (secrets are never shown)."""
+    async with sessions() as session:
+        return [{"client_id": c.client_id, "client_name": c.client_name, "issued_at": c.issued_at,
+                 "last_used_at": c.last_used_at, "revoked": c.revoked_at is not None,
+                 "parent_client_id": c.parent_id, "expires_at": c.expires_at}
+                for c in await consumer_repo.list_all(session)]
+
+
+async def revoke_consumer_key(sessions: async_sessionmaker[AsyncSession], client_id: str, *, now: int,
+                              delete: bool = False, actor: str = "cli") -> int:
+    """Revoke (or delete) a consumer key, its sub-keys and their live tokens; returns how many
+    tokens were revoked. Audited as ``consumer.revoke`` or ``consumer.delete``."""
+    async with sessions.begin() as session:
+        if await consumer_repo.get(session, client_id) is None:
+            raise AdminError(f"no consumer key {client_id!r}")
+        revoked = await revoke_consumer(session, client_id, now=now, delete=delete)
+        await audit.record(session, action="consumer.delete" if delete else "consumer.revoke", actor=actor, now=now,
+                           target=client_id, detail={"tokens_revoked": revoked})
+        return revoked
+
+
+def token_dict(row: AccessToken, realm: str) -> dict[str, Any]:
+    """What an admin may see of a token: never its value nor its hash."""
+    return {"jti": row.jti, "client_id": row.client_id, "realm": realm, "scope": row.scope,
+            "issued_at": row.issued_at, "expires_at": row.expires_at}
+
+
+async def list_live_tokens(sessions: async_sessionmaker[AsyncSession], *, now: int,
+                           realm_ids: frozenset[int] | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Unrevoked, unexpired tokens (of ``realm_ids`` if given), newest first, at most ``limit``."""
+    query = (select(AccessToken, Realm.name).join(Realm, Realm.id == AccessToken.realm_id)
+             .where(AccessToken.revoked_at.is_(None), AccessToken.expires_at > now)
+             .order_by(AccessToken.issued_at.desc(), AccessToken.jti).limit(limit))
+    if realm_ids is not None:
+        query = query.where(AccessToken.realm_id.in_(list(realm_ids)))
+    async with sessions() as session:
+        return [token_dict(row, name) for row, name in (await session.execute(query)).all()]
+
+
+async def token_realm(sessions: async_sessionmaker[AsyncSession], jti: str) -> int:
+    """The realm id of token ``jti`` (for access checks)."""
+    async with sessions() as session:
+        row = await session.get(AccessToken, jti) if len(jti) <= 64 else None
+        if row is None:
+            raise AdminError(f"no token {jti!r}")
+        return row.realm_id
+
+
+async def revoke_token_by_jti(sessions: async_sessionmaker[AsyncSession], jti: str, *, now: int,
+                              actor: str = "cli") -> bool:
+    """Revoke token ``jti`` (feed event and ``token.revoke`` audit event included); False if it
+    was already revoked."""
+    async with sessions.begin() as session:
+        row = await session.get(AccessToken, jti) if len(jti) <= 64 else None
+        if row is None:
+            raise AdminError(f"no token {jti!r}")
+        return await revoke_token(session, row, now=now, actor=actor)

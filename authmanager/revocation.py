@@ -1,22 +1,29 @@
 """Revoking tokens and consumer keys; every revocation also appends a feed event in the same
-transaction, so the push to resource servers can never disagree with the database."""
+transaction, so the push to resource servers can never disagree with the database. Given an
+``actor``, a revocation is also recorded in the audit log (``token.revoke``) in that transaction."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import audit
 from .storage import events as event_repo
 from .storage.models import AccessToken, Consumer
 
 
-async def revoke_token(session: AsyncSession, token: AccessToken, *, now: int) -> bool:
-    """Revoke one token; False if it was already revoked."""
+async def revoke_token(session: AsyncSession, token: AccessToken, *, now: int, actor: str | None = None) -> bool:
+    """Revoke one token; False if it was already revoked. With ``actor`` (``consumer:<ck>``,
+    ``admin:<name>``, ``cli``, …) the revocation is audited as ``token.revoke`` (by jti, never the
+    token); without, the caller audits the decision it is part of (e.g. ``grant.revoke``)."""
     if token.revoked_at is not None:
         return False
     await session.execute(update(AccessToken).where(AccessToken.jti == token.jti).values(revoked_at=now))
     await event_repo.append(session, kind="token_revoked", realm_id=token.realm_id, jti=token.jti,
                             exp=token.expires_at, now=now)
+    if actor is not None:
+        await audit.record(session, action="token.revoke", actor=actor, now=now, realm_id=token.realm_id,
+                           target=token.jti, detail={"client_id": token.client_id, "scope": token.scope})
     return True
 
 

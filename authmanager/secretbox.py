@@ -51,6 +51,16 @@ class SecretBox:
         if len(key) != 32:
             raise ValueError("server key must be 32 bytes")
         self._aead = AESGCM(key)
+        self._key = key
+
+    def derive(self, purpose: str, length: int = 32) -> bytes:
+        """A key for another use (e.g. the admin console's session cookies), derived from the
+        server key with HKDF-SHA256 (RFC 5869), ``purpose`` as the info: nothing new is stored."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=None,
+                    info=b"protectserve/" + purpose.encode()).derive(self._key)
 
     def seal(self, plaintext: bytes, *, aad: str) -> str:
         nonce = os.urandom(_NONCE)

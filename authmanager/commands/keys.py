@@ -9,8 +9,7 @@ import click
 
 from ..keyring import key_state, rotate, signing_row
 from ..purge import purge as run_purge
-from ..realm_admin import AdminError
-from ..revocation import revoke_consumer
+from ..realm_admin import revoke_consumer_key
 from ..secretbox import SecretBox
 from ..settings import Settings
 from ..storage import consumers as consumer_repo
@@ -85,13 +84,7 @@ def consumer_list(settings: Settings, as_json: bool) -> None:
 
 
 def _revoke(settings: Settings, client_id: str, *, delete: bool) -> int:
-    async def action(sessions: Sessions) -> int:
-        async with sessions.begin() as session:
-            if await consumer_repo.get(session, client_id) is None:
-                raise AdminError(f"no consumer key {client_id!r}")
-            return await revoke_consumer(session, client_id, now=int(time.time()), delete=delete)
-
-    return run_admin(settings, action)
+    return run_admin(settings, lambda s: revoke_consumer_key(s, client_id, now=int(time.time()), delete=delete))
 
 
 @consumer.command("revoke")

@@ -56,7 +56,7 @@ def policy_list(settings: Settings, realm_name: str, as_json: bool) -> None:
 @click.pass_obj
 def policy_remove(settings: Settings, policy_id: int) -> None:
     """Delete policy ID."""
-    realm = run_admin(settings, lambda s: remove_policy(s, policy_id))
+    realm = run_admin(settings, lambda s: remove_policy(s, policy_id, now=int(time.time())))
     click.echo(f"policy {policy_id} removed from {realm}")
 
 
@@ -66,7 +66,7 @@ def policy_remove(settings: Settings, policy_id: int) -> None:
 @click.pass_obj
 def policy_move(settings: Settings, policy_id: int, position: int) -> None:
     """Move policy ID to position N of its realm's order."""
-    order = run_admin(settings, lambda s: move_policy(s, policy_id, to=position))
+    order = run_admin(settings, lambda s: move_policy(s, policy_id, to=position, now=int(time.time())))
     click.echo(f"order: {' '.join(map(str, order))}")
 
 

@@ -102,7 +102,8 @@ def scope_set(settings: Settings, realm_name: str, name: str, title: str | None,
               icon_uri: str | None) -> None:
     """Document scope NAME of REALM."""
     run_admin(settings, lambda s: set_scope(s, realm=realm_name, name=name,
-                                            text=ScopeText(title=title, description=description, icon_uri=icon_uri)))
+                                            text=ScopeText(title=title, description=description, icon_uri=icon_uri),
+                                            now=int(time.time())))
     click.echo(f"scope {name} of {realm_name} updated")
 
 

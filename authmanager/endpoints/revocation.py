@@ -6,7 +6,8 @@ token endpoint, for its own tokens) — and POSTs ``token`` form-encoded. A toke
 someone else is refused (``unauthorized_client``) and stays active. §2.2: unknown or already
 invalid tokens get ``200``; so does success. §2.2.1: a ``token_type_hint`` of ``refresh_token``
 gets ``unsupported_token_type`` (no refresh tokens are issued); other unknown hints are ignored (§2.1). Each revocation is pushed to the realm's SPs
-through the feed (:mod:`authmanager.endpoints.feed`).
+through the feed (:mod:`authmanager.endpoints.feed`) and recorded in the audit log
+(``token.revoke`` by ``consumer:<ck>`` or ``sp:<realm>``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ async def handle(request: web.Request) -> web.Response:
         if request.headers.get(hdrs.AUTHORIZATION, "").lower().startswith("basic "):
             realm = await authenticate_realm(ctx, session, request)
             owns = lambda row: row.realm_id == realm.id  # noqa: E731
+            actor = f"sp:{realm.name}"
         else:
             view = request_view(request, ctx.settings.endpoint(PATH), body)
             consumer = await authenticate(ctx, session, view)
             owns = lambda row: row.client_id == consumer.client_id  # noqa: E731
+            actor = f"consumer:{consumer.client_id}"
         token = token_param(params)
         if params.get("token_type_hint") == "refresh_token":  # §2.2.1: this AM issues none
             raise UnsupportedTokenType("this server issues no refresh tokens")
@@ -44,5 +47,5 @@ async def handle(request: web.Request) -> web.Response:
         if row is not None:
             if not owns(row):
                 raise UnauthorizedClient("the token was not issued to the caller")
-            await revoke_token(session, row, now=now)
+            await revoke_token(session, row, now=now, actor=actor)  # audited as token.revoke
     return json_response({})

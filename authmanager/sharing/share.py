@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .. import audit
 from ..errors import OutboundError
 from ..grants.ticket import TICKET_TTL
 from ..realm_admin import AdminError
@@ -79,7 +80,7 @@ def check_subject(subject: str, option: str = "--with") -> str:
 async def share(
     sessions: async_sessionmaker[AsyncSession], *, realm: str, subject: str, scopes: Sequence[str],
     max_ttl: int | None, policy: Policy, now: Callable[[], float], ticket_ttl: int = TICKET_TTL,
-    timeout: float = 10.0, make_socket: Callable[[Any], socket.socket] = plain_socket,
+    timeout: float = 10.0, make_socket: Callable[[Any], socket.socket] = plain_socket, actor: str = "cli",
 ) -> ShareResult:
     subject = check_subject(subject)
     if max_ttl is not None and max_ttl <= 0:
@@ -108,6 +109,9 @@ async def share(
                 max_ttl=max_ttl, created_at=created, expires_at=created + ticket_ttl, endpoint=endpoint,
                 delivery="pending"))
             ticket_id = ticket.id
+            await audit.record(session, action="share.create", actor=actor, now=created, realm_id=realm_id,
+                               target=subject, detail={"scopes": wanted, "max_ttl": max_ttl, "grant_id": grant.id,
+                                                       "ticket_id": ticket_id, "endpoint": endpoint})
         status, error = None, None
         try:
             status = await deliver_ticket(http, endpoint, ticket=value, resource=resource, subject=subject)

@@ -234,3 +234,52 @@ class AuditEvent(Base):
 
 
 __all__ += ["AuditEvent"]
+
+
+class Admin(Base):
+    """A realm admin of the web console and the admin API (``authmanager admin create``).
+
+    ``password_hash`` is scrypt with its parameters and salt (``authmanager/admin/auth.py``),
+    never the password. ``all_realms`` admins administer every realm; the others only the realms
+    listed in ``admin_realms``."""
+
+    __tablename__ = "admins"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    all_realms: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AdminRealm(Base):
+    """The realms an admin without ``all_realms`` may administer."""
+
+    __tablename__ = "admin_realms"
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), primary_key=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), primary_key=True)
+
+
+class AdminToken(Base):
+    """An admin API token (``Authorization: Bearer``), kept by its SHA-256, never the value."""
+
+    __tablename__ = "admin_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class AdminSession(Base):
+    """A signed-in console session, kept by the SHA-256 of the session id that the (encrypted)
+    cookie carries. Logging out deletes the row, so the old cookie is worthless at once."""
+
+    __tablename__ = "admin_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+__all__ += ["Admin", "AdminRealm", "AdminToken", "AdminSession"]
