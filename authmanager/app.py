@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
+from .admin import setup_admin
 from .context import CONTEXT, Context
 from .endpoints import (
     feed,
@@ -171,4 +172,5 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_get(scopes.PATH, scopes.handle)
     app.router.add_get("/health/alive", alive)
     app.router.add_get("/health/ready", ready)
+    setup_admin(app, settings)  # /admin (console) and /admin/api (JSON API)
     return app

@@ -1,0 +1,53 @@
+"""Signing in and out of the console.
+
+Sign-in is throttled per client IP (every attempt counts) and per account name (failed attempts
+count), with the AM's ``limits``-based limiter; over either quota the answer is ``429`` with
+``Retry-After`` and a readable page, before any password is checked. Success starts a new
+session (:func:`..sessions.start`); failure is audited as ``admin.login_failed``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ... import audit
+from ...ratelimit import TooManyRequests
+from ..auth import authenticate_password
+from ..render import page
+from ..sessions import end, start
+from ..state import STATE, am
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return await page(request, "login.html", name="", error=None)
+
+
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+    ip, account = request.remote or "unknown", name.lower()[:100]
+    limiter, ctx = request.app[STATE].limiter, am(request)
+    for operation, key in (("admin_login_ip", ip), ("admin_login_account", account)):
+        wait = await limiter.exhausted(operation, key)
+        if wait is not None:
+            raise TooManyRequests(wait)
+    await limiter.spend("admin_login_ip", ip)
+    admin = await authenticate_password(ctx.sessions, name, password) if name and password else None
+    if admin is None:
+        await limiter.spend("admin_login_account", account)
+        async with ctx.sessions.begin() as db:
+            await audit.record(db, action="admin.login_failed", actor=f"ip:{ip}", now=ctx.now(),
+                               target=f"admin:{name[:100]}")
+        return await page(request, "login.html", status=403, name=name, error="Wrong name or password.")
+    await start(request, admin)
+    raise web.HTTPSeeOther("/admin/")
+
+
+async def logout(request: web.Request) -> web.Response:
+    await end(request)
+    raise web.HTTPSeeOther("/admin/login")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)

@@ -1,0 +1,88 @@
+"""Realms and their documented scopes: the console's home page, realm creation (the sph secret
+shown once, on the answer to the POST, never stored nor put in the session) and scope texts."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...policy_admin import list_policies
+from ...realm_admin import AdminError, ScopeText, create_realm, list_realms, set_scope
+from .. import access
+from ..render import act, page
+from ..sessions import flash
+from ..state import am, principal
+
+
+async def home(request: web.Request) -> web.Response:
+    admin = principal(request)
+    return await page(request, "realms.html", realms=await list_realms(am(request).sessions, visible=admin.visible))
+
+
+def parse_scopes(text: str) -> tuple[list[str], dict[str, ScopeText]]:
+    """One scope per line, ``name`` or ``name: title``."""
+    names, texts = [], {}
+    for line in text.splitlines():
+        name, sep, title = line.strip().partition(":")
+        if not name.strip():
+            continue
+        names.append(name.strip())
+        if sep and title.strip():
+            texts[name.strip()] = ScopeText(title=title.strip())
+    return names, texts
+
+
+async def create(request: web.Request) -> web.Response:
+    admin = principal(request)
+    access.require_all_realms(admin)
+    form = await request.post()
+    ctx = am(request)
+    names, texts = parse_scopes(str(form.get("scopes", "")))
+    try:
+        new = await create_realm(ctx.sessions, name=str(form.get("name", "")).strip(),
+                                 resource=str(form.get("resource", "")).strip(), scopes=names, scope_texts=texts,
+                                 resource_name=str(form.get("resource_name", "")).strip() or None,
+                                 now=ctx.now(), actor=admin.actor)
+    except AdminError as exc:
+        await flash(request, "error", str(exc))
+        raise web.HTTPSeeOther("/admin/") from None
+    return await page(request, "realm_created.html", new=new, issuer=ctx.settings.issuer)
+
+
+async def show(request: web.Request) -> web.Response:
+    admin, ctx = principal(request), am(request)
+    row = await access.realm(ctx.sessions, admin, request.match_info["realm"])
+    realm = next(r for r in await list_realms(ctx.sessions, visible=frozenset({row.id})))
+    policies = await list_policies(ctx.sessions, realm=row.name)
+    explained = None
+    query = request.query
+    if query.get("consumer") or query.get("subject"):
+        from ...policy_admin import explain
+
+        try:
+            explained = await explain(ctx.sessions, realm=row.name, scopes=query.getall("scope", []),
+                                      consumer=query.get("consumer") or None, subject=query.get("subject") or None,
+                                      now=ctx.now(), default_ttl=ctx.settings.token_ttl)
+        except AdminError as exc:
+            explained = {"error": str(exc)}
+    return await page(request, "realm.html", realm=realm, policies=policies, explained=explained,
+                      query={"consumer": query.get("consumer", ""), "subject": query.get("subject", ""),
+                             "scopes": query.getall("scope", [])})
+
+
+async def scope_set(request: web.Request) -> web.Response:
+    admin, ctx = principal(request), am(request)
+    row = await access.realm(ctx.sessions, admin, request.match_info["realm"])
+    form, name = await request.post(), request.match_info["scope"]
+    text = ScopeText(title=str(form.get("title", "")), description=str(form.get("description", "")),
+                     icon_uri=str(form.get("icon_uri", "")).strip())
+    return await act(request, f"/admin/realms/{row.name}#scopes",
+                     lambda: set_scope(ctx.sessions, realm=row.name, name=name, text=text, now=ctx.now(),
+                                       actor=admin.actor),
+                     lambda _: f"Scope {name} updated.")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", home)
+    app.router.add_post("/realms", create)
+    app.router.add_get("/realms/{realm}", show)
+    app.router.add_post("/realms/{realm}/scopes/{scope}", scope_set)
