@@ -55,8 +55,12 @@ class Browser:
             return r
 
     async def login(self, name: str = "alice", password: str = PASSWORD) -> aiohttp.ClientResponse:
+        """Sign in as a person would; on success the session's new CSRF token is picked up."""
         await self.get("/admin/login")
-        return await self.post("/admin/login", {"name": name, "password": password})
+        response = await self.post("/admin/login", {"name": name, "password": password})
+        if response.status == 303:
+            await self.get(response.headers["Location"])
+        return response
 
     async def follow(self, response: aiohttp.ClientResponse) -> str:
         assert response.status == 303, response.status

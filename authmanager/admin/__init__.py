@@ -15,6 +15,7 @@ enforce realm limits through :mod:`.access`.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -35,6 +36,9 @@ from .state import STATE, ConsoleState, am
 from .views import audit_log, consumers, login, policies, realms, requests
 
 HERE = Path(__file__).parent
+# aiohttp-session 2.12 stores its state under plain string keys, which aiohttp 3.14 warns about
+# on every request; the warning is about that library's code, not ours, so it is silenced there.
+warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp_session")
 PUBLIC = ("/admin/login", "/admin/static/")
 
 
