@@ -37,6 +37,7 @@ from .keyring import KeyRing
 from .purge import run_forever as purge_forever
 from .ratelimit import RateLimiter
 from .secretbox import SecretBox
+from .serving import header_caps
 from .settings import Settings
 from .storage.db import make_engine, make_sessionmaker
 from .storage.migrate import prepare as prepare_schema
@@ -156,7 +157,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     """The AM. With ``migrate`` (the default) an empty database gets the schema at start-up and an
     out-of-date one makes start-up fail with ``SchemaOutOfDate``; ``migrate=False`` skips the check
     (for worker processes whose parent already did it)."""
-    app = web.Application(client_max_size=settings.max_body, middlewares=[error_middleware, rate_limit_middleware])
+    app = web.Application(client_max_size=settings.max_body, handler_args=header_caps(settings),
+                          middlewares=[error_middleware, rate_limit_middleware])
     app.cleanup_ctx.append(_database_ctx(settings, migrate=migrate))
     app.on_shutdown.append(_end_feeds)
     app.router.add_get(metadata.PATH, metadata.handle)

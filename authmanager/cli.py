@@ -12,10 +12,10 @@ import asyncio
 import dataclasses
 import logging
 import multiprocessing
+import signal
 from pathlib import Path
 
 import click
-from aiohttp import web
 
 from .app import create_app
 from .commands.admin import admin
@@ -25,6 +25,7 @@ from .commands.keys import consumer, keys, purge
 from .commands.policies import policy
 from .commands.realms import realm, scope
 from .commands.share import share
+from .serving import run
 from .settings import (
     DEFAULT_DATABASE_URL,
     ENV_CONFIG,
@@ -85,6 +86,8 @@ def serve(settings: Settings, host: str, port: int, issuer: str | None, workers:
     if workers == 1:
         _run_worker(settings, host, port, reuse_port=False)
         return
+    # SIGTERM (a service manager stopping us) must stop the workers too, as Ctrl+C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_run_worker, args=(settings, host, port, True), daemon=False) for _ in range(workers)]
     for proc in procs:
@@ -112,8 +115,8 @@ async def _prepare(settings: Settings) -> None:
 def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
     if reuse_port:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
-    web.run_app(create_app(settings, migrate=False), host=host, port=port, reuse_port=reuse_port or None,
-                print=(lambda s: click.echo(s, err=True)) if not reuse_port else None)
+    run(create_app(settings, migrate=False), host=host, port=port, reuse_port=reuse_port,
+        print=(lambda s: click.echo(s, err=True)) if not reuse_port else None)
 
 
 @main.command()
