@@ -18,7 +18,7 @@ Mode = Literal["jwks", "introspection"]
 
 #: ``User-Agent`` of every outbound request (AM metadata, JWKS, introspection).
 USER_AGENT = "protectserve-rs_middleware/0.1"
-#: Tokens longer than this are refused with ``invalid_token`` before any decoding.
+#: Tokens longer than this are refused (400 ``invalid_request``) before any decoding.
 MAX_TOKEN_BYTES = 8 * 1024
 #: Total timeout of one outbound HTTP request, in seconds.
 HTTP_TIMEOUT = 5.0

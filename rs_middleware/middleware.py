@@ -4,7 +4,8 @@
   tokens are ignored (``bearer_methods_supported: ["header"]``).
 * RFC 6750 §3 / §3.1 — ``WWW-Authenticate: Bearer realm=…`` challenges with ``error``,
   ``error_description`` and ``scope``; RFC 9728 §5.1 adds ``resource_metadata``.
-* RFC 6750 §3.1 — ``invalid_token`` → 401, ``insufficient_scope`` → 403.
+* RFC 6750 §3.1 — ``invalid_token`` → 401, ``insufficient_scope`` → 403, ``invalid_request``
+  → 400 for a token longer than ``max_token_bytes`` (never decoded).
 
 Routes opt in with ``@requires(...)``; everything else passes through untouched.
 """
@@ -112,6 +113,14 @@ def unauthorized(config: ProtectServeConfig, description: str | None = None) -> 
     )
 
 
+def bad_request(config: ProtectServeConfig, description: str) -> web.HTTPBadRequest:
+    """400 ``invalid_request`` (RFC 6750 §3.1): a request we refuse to even try to verify."""
+    return web.HTTPBadRequest(
+        headers={"WWW-Authenticate": challenge(config, "invalid_request", description)},
+        **_error_kwargs("invalid_request", description),
+    )
+
+
 def forbidden(config: ProtectServeConfig, needed: tuple[str, ...]) -> web.HTTPForbidden:
     description = "token lacks the scope this resource requires"
     scope = " ".join(needed)
@@ -139,8 +148,8 @@ def bearer_token(request: web.Request, config: ProtectServeConfig) -> str:
     if scheme.lower() != "bearer":
         raise unauthorized(config)  # no bearer credentials at all: plain challenge
     token = credentials.strip()
-    if len(token) > config.max_token_bytes:
-        raise unauthorized(config, "token too large")
+    if len(token) > config.max_token_bytes:  # refused before any decoding (issue 7)
+        raise bad_request(config, "token too large")
     if not _B64TOKEN.fullmatch(token):
         raise unauthorized(config, "malformed bearer token")
     return token
