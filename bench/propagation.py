@@ -12,7 +12,7 @@ import aiohttp
 
 from consumer_sdk.signing import FORM_CONTENT_TYPE, sign_token_request
 
-from .services import deployment
+from .services import Deployment, deployment
 
 
 async def _token(http: aiohttp.ClientSession, d, client: dict) -> str:  # type: ignore[no-untyped-def]
@@ -27,9 +27,13 @@ async def _token(http: aiohttp.ClientSession, d, client: dict) -> str:  # type: 
         return (await r.json())["access_token"]
 
 
-async def measure(*, samples: int = 50, database_url: str | None = None) -> dict[str, float]:
+async def measure(*, samples: int = 50, database_url: str | None = None, d: Deployment | None = None
+                  ) -> dict[str, float]:
+    if d is None:
+        async with deployment(database_url=database_url) as d:
+            return await measure(samples=samples, d=d)
     delays: list[float] = []
-    async with deployment(database_url=database_url) as d, aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession() as http:
         async with http.post(d.issuer + "/register", json={"client_name": "bench"}) as r:
             client = await r.json()
         basic = {"Authorization": aiohttp.encode_basic_auth(d.realm["sph"], d.realm["sph_secret"])}
