@@ -155,6 +155,18 @@ def page(existing: str | None, generated: str) -> str:
     return existing[:start] + block + (rest[1:] if rest.startswith("\n") else rest)
 
 
+def _authlib_servers(args: argparse.Namespace) -> None:
+    plan = am_rows.Plan.quick() if args.quick else am_rows.Plan()
+    variants = args.authlib_servers or list(am_rows.AUTHLIB_SERVERS)
+    _interrupt_on_sigterm()
+    series = asyncio.run(am_rows.compare_authlib_servers(plan, variants))
+    print(f"Authlib reference token endpoint under each WSGI server (best of {plan.rounds} rounds of "
+          f"{plan.seconds} s, each after a {plan.warmup_seconds} s warm-up; server on core {am_rows.SERVER_CPU}, "
+          f"wrk on core {am_rows.LOAD_CPU}) on: {describe()}\n")
+    for name, s in sorted(series.items(), key=lambda item: -item[1].best):
+        print(f"  {name:24} {_rate(s)}")
+
+
 def _interrupt_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so every server is stopped and every database dropped."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -169,7 +181,12 @@ def main() -> None:
     parser.add_argument("--prefill", type=int, help="tokens stored before the prefilled runs (default 1,000,000)")
     parser.add_argument("--authlib-server", choices=sorted(am_rows.AUTHLIB_SERVERS),
                         default=am_rows.DEFAULT_AUTHLIB_SERVER, help="WSGI server for the Authlib reference")
+    parser.add_argument("--authlib-servers", nargs="*", metavar="NAME",
+                        help="instead of the table: compare WSGI servers for the Authlib reference (default: all)")
     args = parser.parse_args()
+    if args.authlib_servers is not None:
+        _authlib_servers(args)
+        return
     if args.write and args.write.exists():
         page(args.write.read_text(), "")  # refuses a page without markers before, not after, the run
     _interrupt_on_sigterm()

@@ -34,7 +34,7 @@ import aiohttp
 
 from . import pg
 from .introspection import Introspection, check_active
-from .issuance import AuthlibTokenEndpoint, OurTokenEndpoint, Series, compare
+from .issuance import AuthlibTokenEndpoint, OurTokenEndpoint, Series, compare, one_run
 from .prefill import prefill_postgres, prefill_sqlite, sqlite_path
 from .presign import Signer
 from .procs import PY, free_port, run, server
@@ -43,12 +43,20 @@ from .wrk import Load, captured, wrk_binary
 
 SERVER_CPU, LOAD_CPU = 0, 1
 
-#: Single-process WSGI servers tried for the Authlib reference (fastest first, measured; see
-#: docs/performance.md). Each is one process pinned to core 0, as the AM is.
-AUTHLIB_SERVERS: dict[str, list[str]] = {
-    "gunicorn-sync": ["-m", "gunicorn", "--workers", "1", "--worker-class", "sync"],
-    "gunicorn-gthread-1": ["-m", "gunicorn", "--workers", "1", "--worker-class", "gthread", "--threads", "1"],
-    "gunicorn-gthread-4": ["-m", "gunicorn", "--workers", "1", "--worker-class", "gthread", "--threads", "4"],
+#: Single-process WSGI servers tried for the Authlib reference, each one process pinned to core 0
+#: as the AM is (``python -m bench --authlib-servers`` compares them): their arguments after
+#: ``python``, given the port.
+_GUNICORN = ["-m", "gunicorn", "--workers", "1", "--no-control-socket", "--worker-tmp-dir", "/dev/shm"]
+_APP_FACTORY = "bench.authlib_reference:create_app"
+AUTHLIB_SERVERS: dict[str, Any] = {
+    "gunicorn-sync": lambda port: [*_GUNICORN, "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
+                                   f"{_APP_FACTORY}()"],
+    "gunicorn-gthread-1": lambda port: [*_GUNICORN, "--worker-class", "gthread", "--threads", "1",
+                                        "--bind", f"127.0.0.1:{port}", f"{_APP_FACTORY}()"],
+    "gunicorn-gthread-4": lambda port: [*_GUNICORN, "--worker-class", "gthread", "--threads", "4",
+                                        "--bind", f"127.0.0.1:{port}", f"{_APP_FACTORY}()"],
+    "waitress-4": lambda port: ["-m", "waitress", f"--listen=127.0.0.1:{port}", "--threads=4", "--call",
+                                _APP_FACTORY],
 }
 DEFAULT_AUTHLIB_SERVER = "gunicorn-sync"
 
@@ -113,8 +121,7 @@ async def prepare_authlib(workdir: Path) -> Reference:
 @asynccontextmanager
 async def serve_authlib(ref: Reference, variant: str) -> AsyncIterator[Reference]:
     port = ref.base_url.rsplit(":", 1)[1]
-    args = [PY, *AUTHLIB_SERVERS[variant], "--bind", f"127.0.0.1:{port}", "--no-control-socket",
-            "--worker-tmp-dir", "/dev/shm", "bench.authlib_reference:create_app()"]
+    args = [PY, *AUTHLIB_SERVERS[variant](port)]
     async with server(args, env={**_env(), "BENCH_AUTHLIB_DIR": str(ref.workdir)}, log=ref.log,
                       ready_url=ref.base_url + "/alive", cpu=SERVER_CPU):
         yield ref
@@ -247,6 +254,26 @@ async def _measure(plan: Plan, results: Results, root: Path, signer: Signer) -> 
                            for name, am in zip(names, running)]
                 results.postgres = await compare(targets, plan.load, rounds=plan.rounds, warmup=plan.warmup)
             t["postgres group"] = time.perf_counter() - started
+
+
+async def compare_authlib_servers(plan: Plan, variants: list[str]) -> dict[str, Series]:
+    """The Authlib reference under each WSGI server of ``variants``, one at a time (they share
+    core 0), in interleaved rounds: how the default was chosen."""
+    wrk_binary()
+    missing = authlib_available()
+    if missing:
+        raise RuntimeError(missing)
+    with tempfile.TemporaryDirectory(prefix="protectserve-bench-") as tmp:
+        ref = await prepare_authlib(Path(tmp) / "authlib")
+        series = {v: Series(AuthlibTokenEndpoint(v, ref.base_url, ref.client, Path(tmp))) for v in variants}
+        for i in range(plan.rounds + 1):  # round 0 is each server's warm-up
+            for variant, s in series.items():
+                async with serve_authlib(ref, variant):
+                    await one_run(s, plan.warmup, warmup=True)
+                    if i:
+                        s.rounds.append(await one_run(s, plan.load))
+                        print(f"  round {i} {variant}: {s.rounds[-1].rps:.0f}/s", file=sys.stderr)
+        return series
 
 
 async def _enter_all(stack: AsyncExitStack, managers: list[Any]) -> list[Any]:

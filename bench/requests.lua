@@ -15,7 +15,8 @@
 -- first one is kept, and done() prints one line the harness parses:
 --   BENCH-RESULT sent=N responses=N bad_status=N bad_body=N exhausted=N by_thread=N,N,...
 -- (by_thread: how many requests each thread took from its slice, in order: the rest were never
--- sent, and single-use requests among them can still be used by a later run)
+-- sent, and single-use requests among them can still be used by a later run. wrk itself takes
+-- thread 0's first request before the run to check it parses, and never sends it.)
 --   BENCH-FIRST-ERROR <status> <body>
 
 local threads = {}
