@@ -52,22 +52,25 @@ async def handle(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                                "X-Accel-Buffering": "no"})
         await response.prepare(request)
-        sent = max(cursor or 0, latest)
-        for row in rows:
-            await response.write(_frame(FeedEvent.from_row(row)))
-            sent = max(sent, row.id)
-        await response.write(f"event: ready\ndata: {json.dumps({'cursor': sent})}\n\n".encode())
-        while True:
-            try:
-                event = await asyncio.wait_for(sub.queue.get(), ctx.settings.feed_keepalive)
-            except asyncio.TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            if event is None:
-                break
-            if event.id > sent:
-                await response.write(_frame(event))
-                sent = event.id
+        try:
+            sent = max(cursor or 0, latest)
+            for row in rows:
+                await response.write(_frame(FeedEvent.from_row(row)))
+                sent = max(sent, row.id)
+            await response.write(f"event: ready\ndata: {json.dumps({'cursor': sent})}\n\n".encode())
+            while True:
+                try:
+                    event = await asyncio.wait_for(sub.queue.get(), ctx.settings.feed_keepalive)
+                except asyncio.TimeoutError:
+                    await response.write(b": keepalive\n\n")
+                    continue
+                if event is None:
+                    break
+                if event.id > sent:
+                    await response.write(_frame(event))
+                    sent = event.id
+        except ConnectionResetError:  # the subscriber went away; it resumes from its cursor
+            pass
         return response
     finally:
         ctx.feed.unsubscribe(sub)
