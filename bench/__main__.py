@@ -17,6 +17,7 @@ from pathlib import Path
 from . import am_rows, propagation, throughput, verification
 from .machine import describe
 from .services import deployment
+from .wrk import WrkMissing, wrk_binary
 
 Row = tuple[str, str, str, str]
 GROUPS = ("verification", "throughput", "propagation", "am")
@@ -97,7 +98,7 @@ def am_table(res: am_rows.Results) -> tuple[list[Row], list[str]]:
     else:
         rows.append((f"issuance with {prefill} tokens stored / empty database, PostgreSQL ¹ ²",
                      missing.format(res.notes.get("postgres", "skipped")), "≥ 0.8", "—"))
-    server = plan.authlib_server
+    server = am_rows.AUTHLIB_SERVER_NAMES.get(plan.authlib_server, plan.authlib_server)
     label = f"ours / Authlib reference token endpoint (Flask, {server}, SQLite) ¹ ⁴"
     if "authlib" in sq:
         ref = sq["authlib"]
@@ -157,7 +158,7 @@ def page(existing: str | None, generated: str) -> str:
 
 def _authlib_servers(args: argparse.Namespace) -> None:
     plan = am_rows.Plan.quick() if args.quick else am_rows.Plan()
-    variants = args.authlib_servers or list(am_rows.AUTHLIB_SERVERS)
+    variants = args.authlib_servers or am_rows.available_servers()
     _interrupt_on_sigterm()
     series = asyncio.run(am_rows.compare_authlib_servers(plan, variants))
     print(f"Authlib reference token endpoint under each WSGI server (best of {plan.rounds} rounds of "
@@ -165,6 +166,19 @@ def _authlib_servers(args: argparse.Namespace) -> None:
           f"wrk on core {am_rows.LOAD_CPU}) on: {describe()}\n")
     for name, s in sorted(series.items(), key=lambda item: -item[1].best):
         print(f"  {name:24} {_rate(s)}")
+
+
+def _flags(argv: list[str]) -> list[str]:
+    """The command line as it measured: without ``--write FILE``."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--write":
+            skip = True
+        elif not arg.startswith("--write="):
+            out.append(arg)
+    return out
 
 
 def _interrupt_on_sigterm() -> None:
@@ -181,7 +195,7 @@ def main() -> None:
     parser.add_argument("--prefill", type=int, help="tokens stored before the prefilled runs (default 1,000,000)")
     parser.add_argument("--authlib-server", choices=sorted(am_rows.AUTHLIB_SERVERS),
                         default=am_rows.DEFAULT_AUTHLIB_SERVER, help="WSGI server for the Authlib reference")
-    parser.add_argument("--authlib-servers", nargs="*", metavar="NAME",
+    parser.add_argument("--authlib-servers", nargs="*", metavar="NAME", choices=sorted(am_rows.AUTHLIB_SERVERS),
                         help="instead of the table: compare WSGI servers for the Authlib reference (default: all)")
     args = parser.parse_args()
     if args.authlib_servers is not None:
@@ -189,10 +203,12 @@ def main() -> None:
         return
     if args.write and args.write.exists():
         page(args.write.read_text(), "")  # refuses a page without markers before, not after, the run
+    only = set(args.only)
+    if only & {"throughput", "am"}:
+        wrk_binary()  # a clear error before anything is measured
     _interrupt_on_sigterm()
     started = time.perf_counter()
-    only = set(args.only)
-    command = "python -m bench" + (" --quick" if args.quick else "")
+    command = " ".join(["python -m bench", *_flags(sys.argv[1:])])
     table = existing_rows(args.quick, only)
     notes: list[str] = []
     if "am" in only:
@@ -210,4 +226,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except WrkMissing as exc:
+        raise SystemExit(f"python -m bench: {exc}") from None
+    except KeyboardInterrupt:
+        print("interrupted: servers stopped, throw-away databases dropped, temporary files removed", file=sys.stderr)
+        raise SystemExit(130) from None
