@@ -8,9 +8,9 @@ import logging
 from typing import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
+from .consumer_keys import ConsumerKeys
 from .admin import setup_admin
 from .context import CONTEXT, Context
 from .endpoints import (
@@ -33,19 +33,18 @@ from .errors import (
     to_http,
 )
 from .feed import FeedHub
+from .grants.group_commit import IssuanceQueue, Terms
 from .keyring import KeyRing
 from .purge import run_forever as purge_forever
 from .ratelimit import RateLimiter
 from .secretbox import SecretBox
 from .serving import header_caps
 from .settings import Settings
-from .storage.db import make_engine, make_sessionmaker
+from .storage.db import UNAVAILABLE, make_engine, make_sessionmaker
 from .storage.migrate import prepare as prepare_schema
+from .storage.transact import Transactor
 
 log = logging.getLogger("authmanager")
-
-#: Database failures that mean "try again later", not "your request was bad".
-DB_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError, TimeoutError)
 
 
 @web.middleware
@@ -61,7 +60,7 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         raise to_http(PayloadTooLarge("request body too large")) from None
     except web.HTTPException:
         raise
-    except DB_UNAVAILABLE:
+    except UNAVAILABLE:
         log.exception("database unavailable")
         raise to_http(TemporarilyUnavailable("the database is unavailable")) from None
     except Exception:
@@ -111,9 +110,15 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
                 "token": (settings.token_limit_per_ip, settings.token_limit),
                 "introspection_miss": (settings.introspection_miss_limit, settings.introspection_miss_limit),
             }, namespace=settings.issuer)
+            terms = Terms(issuer=settings.issuer, default_ttl=settings.token_ttl, request_ttl=settings.request_ttl,
+                          poll_interval=settings.poll_interval)
+            issuance = IssuanceQueue(lambda: app[CONTEXT].transact, terms=terms, keyring=lambda: app[CONTEXT].keyring,
+                                     now=lambda: int(settings.now()))
             app[CONTEXT] = Context(settings=settings, engine=engine, sessions=sessions, box=box, keyring=keyring,
-                                   feed=hub, limiter=limiter)
+                                   feed=hub, limiter=limiter, consumer_keys=ConsumerKeys(sessions, box),
+                                   transact=Transactor(engine, timeout=settings.db_timeout), issuance=issuance)
             await hub.start()
+            await issuance.start()
             purger = asyncio.create_task(purge_forever(
                 sessions, interval=settings.purge_interval, now=settings.now,
                 unused_consumer_ttl=settings.unused_consumer_ttl), name="protectserve-purge")
@@ -124,6 +129,8 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
             if CONTEXT in app:
+                await app[CONTEXT].issuance.close()
+                await app[CONTEXT].transact.close()
                 await app[CONTEXT].feed.close()
             await engine.dispose()
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .storage.models import AuditEvent
 
@@ -28,7 +28,7 @@ ACTIONS = frozenset({
 
 def entry(*, action: str, actor: str, at: int, realm_id: int | None = None, target: str | None = None,
           detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One row as a dict, for :func:`append_many` (the token endpoint's group commit)."""
+    """One row as a dict, for :func:`write_rows` (the token endpoint's group commit)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     return {"at": at, "actor": actor[:600], "action": action, "realm_id": realm_id,
@@ -42,11 +42,12 @@ async def record(session: AsyncSession, *, action: str, actor: str, now: int, re
                                                      target=target, detail=detail)])
 
 
-async def append_many(conn: AsyncConnection | AsyncSession, rows: Iterable[dict[str, Any]]) -> None:
-    """Append prepared :func:`entry` rows in one ``executemany``."""
+def write_rows(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Append prepared :func:`entry` rows in one ``executemany`` (synchronous: the token
+    endpoint's group commit, :mod:`authmanager.storage.transact`)."""
     rows = list(rows)
     if rows:
-        await conn.execute(insert(AuditEvent), rows)
+        conn.execute(insert(AuditEvent.__table__), rows)
 
 
 async def page(session: AsyncSession, *, before: int | None = None, limit: int = 50,

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .consumer_keys import ConsumerKeys
 from .feed import FeedHub
+from .grants.group_commit import IssuanceQueue
 from .keyring import KeyRing
 from .ratelimit import RateLimiter
 from .secretbox import SecretBox
 from .settings import Settings
+from .storage.transact import Transactor
 
 
 @dataclass(slots=True)
@@ -23,6 +26,10 @@ class Context:
     keyring: KeyRing
     feed: FeedHub
     limiter: RateLimiter
+    consumer_keys: ConsumerKeys
+    #: Runs the token endpoint's group commit (see storage/transact.py).
+    transact: Transactor
+    issuance: IssuanceQueue
 
     def now(self) -> int:
         return int(self.settings.now())

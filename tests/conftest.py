@@ -36,9 +36,14 @@ class Clock:
 
         self._time = time.time
         self.offset = 0.0
+        self.frozen: float | None = None
 
     def __call__(self) -> float:
-        return self._time() + self.offset
+        return (self._time() if self.frozen is None else self.frozen) + self.offset
+
+    def freeze(self) -> None:
+        """Stop the clock where it is (for tests at an exact boundary); ``advance`` still moves it."""
+        self.frozen = self._time()
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds

@@ -5,6 +5,7 @@ import pytest
 
 from amkit import register
 from authmanager.storage.db import make_engine, make_sessionmaker
+from authmanager.storage.transact import Transactor
 from signers import sign_9421, token_form
 
 DEAD = ["postgresql+asyncpg://nobody@127.0.0.1:1/none", "sqlite+aiosqlite:////nonexistent-dir/x.db"]
@@ -18,8 +19,8 @@ async def test_unreachable_database_is_503(sqlite_am, dead_url):
     async with aiohttp.ClientSession() as http:
         client = await register(http, am)
         dead = make_engine(dead_url)
-        live = am.ctx.sessions
-        am.ctx.sessions = make_sessionmaker(dead)
+        live = am.ctx.sessions, am.ctx.transact
+        am.ctx.sessions, am.ctx.transact = make_sessionmaker(dead), Transactor(dead, timeout=2)
         try:
             body = token_form(realm.sph, "read")
             headers = sign_9421(am.url("/token"), body, client["client_id"], client["client_secret"])
@@ -36,7 +37,8 @@ async def test_unreachable_database_is_503(sqlite_am, dead_url):
                     assert (await r.json())["error"] == "temporarily_unavailable"
                     assert int(r.headers["Retry-After"]) > 0
         finally:
-            am.ctx.sessions = live
+            await am.ctx.transact.close()
+            am.ctx.sessions, am.ctx.transact = live
             await dead.dispose()
         # the same signed request succeeds once the database is back: nothing was half-stored
         async with http.post(am.url("/token"), data=body, headers=headers) as r:

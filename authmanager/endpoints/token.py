@@ -1,9 +1,11 @@
 """The token endpoint: ProtectServe's "request access token", and the IndieAuth token endpoint.
 
-* ``POST`` (RFC 6749 §3.2, §5): the consumer authenticates by signing the request with cks
-  (:mod:`authmanager.signatures`). One database transaction covers the consumer lookup, the
-  nonce claim, the policy decision and the token's persistence: any error rolls all of it back,
-  so a refused request stores nothing. Success is §5.1; errors are §5.2 JSON, ``no-store``.
+* ``POST grant_type=client_credentials`` (RFC 6749 §3.2, §4.4, §5): the consumer authenticates
+  by signing the request with cks (:mod:`authmanager.signatures`, the key's secret from the
+  per-process :mod:`authmanager.consumer_keys` cache). The key's liveness, the nonce claim, the
+  policy decision and the token's persistence then happen in one transaction shared with the
+  other requests waiting at that moment (group commit, :mod:`authmanager.grants.group_commit`):
+  a refused request stores nothing. Success is §5.1; errors are §5.2 JSON, ``no-store``.
 * ``POST grant_type=ticket&ticket=…`` (IndieAuth Ticket Auth, :mod:`authmanager.grants.ticket`):
   no client authentication; the single-use ticket delivered to the subject is the proof.
 * ``POST grant_type=urn:ietf:params:oauth:grant-type:uma-ticket&ticket=…`` (UMA 2.0 Grant §3.3.1,
@@ -23,12 +25,14 @@ from aiohttp import hdrs, web
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..consumer_keys import ConsumerKey
 from ..context import Context, context
 from ..errors import InvalidClient, InvalidRequest, RecordedOutcome, UnsupportedGrantType, json_response
 from ..grants import client_credentials, ticket, uma_ticket
+from ..grants.group_commit import LAST_USED_GRANULARITY
 from ..revocation import revoke_token
 from ..secretbox import digest
-from ..signatures import RequestView, verify as verify_signature
+from ..signatures import RequestView, VerifiedSignature, verify as verify_signature
 from ..storage import consumers as consumer_repo
 from ..storage import nonces as nonce_repo
 from ..storage import realms as realm_repo
@@ -50,26 +54,41 @@ def request_view(request: web.Request, url: str, body: bytes) -> RequestView:
                        header_lines=tuple(request.headers.items()))
 
 
-async def authenticate(ctx: Context, session: AsyncSession, view: RequestView) -> Consumer:
-    """Verify the signature and claim its nonce; return the consumer key. Raises InvalidClient.
-
-    A grasshopper sub-key authenticates like any key while it and its master key are live."""
-    now, window = ctx.now(), ctx.settings.signature_window
-    found: dict[str, Consumer] = {}
+async def verify_signed(ctx: Context, view: RequestView) -> tuple[ConsumerKey, VerifiedSignature]:
+    """Verify the request's signature with the consumer's cks (from the per-process key cache).
+    Raises InvalidClient. Says nothing about the key's liveness or the nonce: the caller's
+    transaction checks and claims those."""
+    found: dict[str, ConsumerKey] = {}
 
     async def lookup_secret(client_id: str) -> str | None:
-        consumer = await consumer_repo.get_live(session, client_id, now=now)
-        if consumer is None:
+        key = await ctx.consumer_keys.get(client_id)
+        if key is None:
             return None
-        found[client_id] = consumer
-        return ctx.box.open(consumer.secret_sealed, aad=client_id).decode()
+        found[client_id] = key
+        return key.secret
 
-    signed = await verify_signature(view, lookup_secret, now=now, window=window)
-    # The nonce is kept for as long as its timestamp could still pass the freshness check.
+    signed = await verify_signature(view, lookup_secret, now=ctx.now(), window=ctx.settings.signature_window)
+    return found[signed.client_id], signed
+
+
+def nonce_expiry(ctx: Context, signed: VerifiedSignature) -> int:
+    """A nonce is kept for as long as its timestamp could still pass the freshness check."""
+    return signed.created + ctx.settings.signature_window + 1
+
+
+async def authenticate(ctx: Context, session: AsyncSession, view: RequestView) -> Consumer:
+    """Verify the signature and, in the caller's transaction, check the key is live and claim
+    the nonce; return the consumer key's row. Raises InvalidClient.
+
+    A grasshopper sub-key authenticates like any key while it and its master key are live."""
+    key, signed = await verify_signed(ctx, view)
+    consumer = await consumer_repo.get_live(session, key.client_id, now=ctx.now())
+    if consumer is None:
+        raise InvalidClient("revoked, deleted or expired consumer key")
     if not await nonce_repo.claim(session, client_id=signed.client_id, nonce=signed.nonce,
-                                  expires_at=signed.created + window + 1):
+                                  expires_at=nonce_expiry(ctx, signed)):
         raise InvalidClient("replayed nonce")
-    return found[signed.client_id]
+    return consumer
 
 
 async def handle(request: web.Request) -> web.Response:
@@ -78,43 +97,37 @@ async def handle(request: web.Request) -> web.Response:
     params = parse_form(request, body)
     if params.get("action") == "revoke":
         return await _indieauth_revoke(ctx, params)
-    if params.get("grant_type") == ticket.GRANT_TYPE:  # unauthenticated: the ticket is the proof
+    grant_type = params.get("grant_type")
+    if grant_type == ticket.GRANT_TYPE:  # unauthenticated: the ticket is the proof
         issued = await ticket.redeem(ctx.sessions, params=params, keyring=ctx.keyring, issuer=ctx.settings.issuer,
                                      now=ctx.now(), default_ttl=ctx.settings.token_ttl)
         return json_response(issued.body())
     view = request_view(request, ctx.settings.endpoint(PATH), body)
+    if grant_type == client_credentials.GRANT_TYPE:
+        key, signed = await verify_signed(ctx, view)
+        issued = await ctx.issuance.issue(key, client_credentials.parse(params), nonce=signed.nonce,
+                                          nonce_expires_at=nonce_expiry(ctx, signed))
+        return json_response(issued.body())
+    if grant_type != uma_ticket.GRANT_TYPE:
+        await verify_signed(ctx, view)  # an unauthenticated caller learns nothing about grant types
+        raise UnsupportedGrantType(f"grant_type must be {client_credentials.GRANT_TYPE}, {uma_ticket.GRANT_TYPE} "
+                                   f"or {ticket.GRANT_TYPE}")
     # A pending request (request_submitted) is an answer that keeps what it recorded.
     async with transaction(ctx.sessions, keep=(RecordedOutcome,)) as session:
         consumer = await authenticate(ctx, session, view)
-        grant_type = params.get("grant_type")
-        if grant_type not in (client_credentials.GRANT_TYPE, uma_ticket.GRANT_TYPE):
-            raise UnsupportedGrantType(f"grant_type must be {client_credentials.GRANT_TYPE}, {uma_ticket.GRANT_TYPE} "
-                                       f"or {ticket.GRANT_TYPE}")
         now, settings = ctx.now(), ctx.settings
-        if grant_type == uma_ticket.GRANT_TYPE:
-            issued = await uma_ticket.poll(session, consumer=consumer, params=params, keyring=ctx.keyring,
-                                           issuer=settings.issuer, now=now, default_ttl=settings.token_ttl,
-                                           interval=settings.poll_interval)
-        else:
-            issued = await client_credentials.issue(
-                session, consumer=consumer, params=params, keyring=ctx.keyring, issuer=settings.issuer,
-                now=now, default_ttl=settings.token_ttl, request_ttl=settings.request_ttl,
-                poll_interval=settings.poll_interval,
-            )
+        issued = await uma_ticket.poll(session, consumer=consumer, params=params, keyring=ctx.keyring,
+                                       issuer=settings.issuer, now=now, default_ttl=settings.token_ttl,
+                                       interval=settings.poll_interval)
         await _mark_used(session, consumer, now)
     return json_response(issued.body())
 
 
-#: ``last_used_at`` only has to be good enough for purging keys unused for days; refreshing it
-#: at most hourly saves a write on nearly every issuance.
-LAST_USED_GRANULARITY = 3600
-
-
 async def _mark_used(session: AsyncSession, consumer: Consumer, now: int) -> None:
+    master = consumer.parent_id or consumer.client_id
     if consumer.parent_id is None and (consumer.last_used_at or 0) > now - LAST_USED_GRANULARITY:
         return
-    await session.execute(update(Consumer).where(Consumer.client_id == (consumer.parent_id or consumer.client_id))
-                          .values(last_used_at=now))
+    await session.execute(update(Consumer).where(Consumer.client_id == master).values(last_used_at=now))
 
 
 async def _indieauth_revoke(ctx: Context, params: dict[str, str]) -> web.Response:
@@ -125,7 +138,7 @@ async def _indieauth_revoke(ctx: Context, params: dict[str, str]) -> web.Respons
         async with ctx.sessions.begin() as session:
             row = await token_repo.by_hash(session, digest(token))
             if row is not None:
-                await revoke_token(session, row, now=ctx.now())
+                await revoke_token(session, row, now=ctx.now(), actor=f"bearer:{row.client_id}")
     return json_response({})
 
 

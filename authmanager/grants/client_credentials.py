@@ -1,66 +1,59 @@
 """ProtectServe step 1's token request: RFC 6749 §4.4 client credentials, naming the realm by ``sph``.
 
-No aiohttp here: the endpoint hands over the already-authenticated consumer and the form
-parameters; this module checks the realm and scope, asks the policy evaluator (through
-:mod:`.assessment`), and mints the token and persists its digest — all inside the caller's
-transaction, so an error stores nothing.
+No aiohttp and no I/O here. :func:`parse` checks the form (before anything is queued);
+:func:`judge` makes the decision against state read inside the issuing transaction — the
+realm's scopes, its ordered policies and the requester's saved grant — through the one policy
+evaluator, :func:`authmanager.policy.evaluate`. The token endpoint runs these for many requests
+at once in one transaction (:mod:`.group_commit`), which also claims the nonces, mints the
+tokens and records the requests put to the owner.
 
 When the decision is to ask the realm owner about some requested scopes, no token is issued:
-the request is recorded and ``request_submitted`` (UMA 2.0 Grant §3.3.6) is raised with a ticket
-to poll with (:mod:`.uma_ticket`); that answer commits the transaction (``RecordedOutcome``).
+the request is recorded and answered ``request_submitted`` (UMA 2.0 Grant §3.3.6) with a ticket
+to poll with (:mod:`.uma_ticket`).
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from ..errors import InvalidRequest, InvalidScope, RequestDenied
-from ..keyring import KeyRing
-from ..policy import Requester
-from ..storage import realms as realm_repo
-from ..storage.models import Consumer
-from . import uma_ticket
-from .assessment import assess
-from .issuance import MAX_SCOPES, TokenResponse, mint_for_consumer, parse_scope, policy_client, within_subkey_limits
+from .. import policy
+from ..errors import InvalidRequest, InvalidScope
+from .assessment import rule_of, saved_decision
+from .issuance import MAX_SCOPES, ConsumerLike, RealmLike, TokenResponse, parse_scope, policy_client, within_subkey_limits
 
 GRANT_TYPE = "client_credentials"
-__all__ = ["GRANT_TYPE", "MAX_SCOPES", "TokenResponse", "issue", "parse_scope"]
+__all__ = ["GRANT_TYPE", "MAX_SCOPES", "TokenResponse", "Request", "parse", "judge"]
 
 
-async def issue(
-    session: AsyncSession,
-    *,
-    consumer: Consumer,
-    params: Mapping[str, str],
-    keyring: KeyRing,
-    issuer: str,
-    now: int,
-    default_ttl: int,
-    request_ttl: int = uma_ticket.REQUEST_TTL,
-    poll_interval: int = uma_ticket.POLL_INTERVAL,
-) -> TokenResponse:
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The parameters of a client-credentials request (§4.4.2 plus ProtectServe's ``sph``)."""
+
+    sph: str
+    scopes: frozenset[str]
+
+
+def parse(params: Mapping[str, str]) -> Request:
     sph = params.get("sph")
     if not sph:
         raise InvalidRequest("sph is required")
-    requested = parse_scope(params.get("scope"))
-    realm = await realm_repo.by_sph(session, sph)
-    if realm is None:
-        raise InvalidRequest("unknown sph")
-    known = {s.name for s in await realm_repo.scopes(session, realm.id)}
-    unknown = requested - known
+    return Request(sph=sph, scopes=parse_scope(params.get("scope")))
+
+
+def judge(*, consumer: ConsumerLike, realm: RealmLike, realm_scopes: Iterable[str], policies: Iterable[Any],
+          saved: Any | None, requested: frozenset[str], now: int, default_ttl: int) -> policy.Decision:
+    """Decide a request. ``policies`` are the realm's policy rows in order and ``saved`` the
+    requester's live saved grant row (or None), as read in the issuing transaction.
+
+    Scopes the realm does not have are ``invalid_scope``. A grasshopper sub-key is judged as its
+    master key (so it never gets more than the master could), may have been narrowed at
+    creation, and is refused by realms that forbid sub-keys."""
+    unknown = requested - frozenset(realm_scopes)
     if unknown:
         raise InvalidScope(f"not scopes of realm {realm.name}: {' '.join(sorted(unknown))}")
-    # A grasshopper sub-key is judged as its master key (so it never gets more than the master
-    # could), may be narrowed further at creation, and its tokens never outlive it.
     requested = within_subkey_limits(consumer, realm, requested)
-    decision = await assess(session, realm_id=realm.id, requester=Requester(client_id=policy_client(consumer)),
-                            requested=requested, now=now, default_ttl=default_ttl)
-    if decision.ask:
-        raise await uma_ticket.submit(session, consumer=consumer, realm=realm, requested=requested,
-                                      ask=decision.ask, now=now, request_ttl=request_ttl, interval=poll_interval)
-    if not decision.permitted:
-        raise RequestDenied("the realm's policies deny this request")
-    return await mint_for_consumer(session, consumer=consumer, realm=realm, decision=decision, keyring=keyring,
-                                   issuer=issuer, now=now)
+    return policy.evaluate([rule_of(row) for row in policies],
+                           requester=policy.Requester(client_id=policy_client(consumer)),
+                           requested=requested, default_ttl=default_ttl, now=now, saved=saved_decision(saved))

@@ -7,6 +7,7 @@ No aiohttp here; everything runs inside the caller's transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +16,29 @@ from ..keyring import KeyRing
 from ..policy import Decision
 from ..secretbox import digest
 from ..storage import tokens as token_repo
-from ..storage.models import AccessToken, Consumer, Realm
+from ..storage.models import AccessToken
 from ..tokens import access_token_claims
 
 MAX_SCOPES = 50
+
+
+class ConsumerLike(Protocol):
+    """A consumer key as the grants read it: the ORM row or its cached
+    :class:`~authmanager.consumer_keys.ConsumerKey`."""
+
+    client_id: str
+    parent_id: str | None
+    expires_at: int | None
+    client_metadata: dict[str, Any]
+
+
+class RealmLike(Protocol):
+    """A realm as the grants read it: the ORM row or a row of the ``realms`` table."""
+
+    id: int
+    name: str
+    resource: str
+    allow_subkeys: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +68,12 @@ def parse_scope(raw: str | None) -> frozenset[str]:
     return frozenset(items)
 
 
-def policy_client(consumer: Consumer) -> str:
+def policy_client(consumer: ConsumerLike) -> str:
     """The key policies and saved grants are judged for: a grasshopper sub-key counts as its master."""
     return consumer.parent_id or consumer.client_id
 
 
-def within_subkey_limits(consumer: Consumer, realm: Realm, requested: frozenset[str]) -> frozenset[str]:
+def within_subkey_limits(consumer: ConsumerLike, realm: RealmLike, requested: frozenset[str]) -> frozenset[str]:
     """A grasshopper sub-key is refused by realms that forbid them, and never asks for more than
     the scope it was narrowed to at creation."""
     if consumer.parent_id is None:
@@ -64,10 +84,10 @@ def within_subkey_limits(consumer: Consumer, realm: Realm, requested: frozenset[
     return requested & frozenset(limit.split()) if limit else requested
 
 
-async def mint_for_consumer(session: AsyncSession, *, consumer: Consumer, realm: Realm, decision: Decision,
-                            keyring: KeyRing, issuer: str, now: int) -> TokenResponse:
-    """Sign and persist (by its digest) a token for ``decision.granted``; a sub-key's tokens never
-    outlive it and name its master (``parent_client_id``)."""
+def mint(*, consumer: ConsumerLike, realm: RealmLike, decision: Decision, keyring: KeyRing, issuer: str,
+         now: int) -> tuple[TokenResponse, dict[str, Any]]:
+    """Sign a token for ``decision.granted`` and return it with the row to persist (its digest,
+    never its value). A sub-key's tokens never outlive it and name its master (``parent_client_id``)."""
     ttl = decision.ttl
     extra = None
     if consumer.parent_id is not None and consumer.expires_at is not None:
@@ -80,9 +100,14 @@ async def mint_for_consumer(session: AsyncSession, *, consumer: Consumer, realm:
         ttl=ttl, extra=extra,
     )
     value = keyring.sign(claims, now=now)
-    await token_repo.add(
-        session,
-        AccessToken(jti=claims["jti"], token_hash=digest(value), client_id=client_id, realm_id=realm.id,
-                    scope=scope, issued_at=now, expires_at=claims["exp"]),
-    )
-    return TokenResponse(access_token=value, expires_in=ttl, scope=scope, claims=claims)
+    row = {"jti": claims["jti"], "token_hash": digest(value), "client_id": client_id, "realm_id": realm.id,
+           "scope": scope, "issued_at": now, "expires_at": claims["exp"]}
+    return TokenResponse(access_token=value, expires_in=ttl, scope=scope, claims=claims), row
+
+
+async def mint_for_consumer(session: AsyncSession, *, consumer: ConsumerLike, realm: RealmLike,
+                            decision: Decision, keyring: KeyRing, issuer: str, now: int) -> TokenResponse:
+    """:func:`mint`, persisted in the caller's session."""
+    issued, row = mint(consumer=consumer, realm=realm, decision=decision, keyring=keyring, issuer=issuer, now=now)
+    await token_repo.add(session, AccessToken(**row))
+    return issued

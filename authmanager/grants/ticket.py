@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .. import audit
 from ..errors import InvalidGrant, InvalidRequest, RequestDenied
 from ..keyring import KeyRing
 from ..policy import Requester, SavedDecision
@@ -100,12 +101,14 @@ async def _issue(session: AsyncSession, ticket: Ticket, *, keyring: KeyRing, iss
         jti=claims["jti"], token_hash=digest(value), client_id=ticket.subject, realm_id=realm.id, scope=scope,
         issued_at=now, expires_at=claims["exp"]))
     await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(token_jti=claims["jti"]))
+    await audit.record(session, action="token.issue", actor=f"subject:{ticket.subject}", now=now, realm_id=realm.id,
+                       target=claims["jti"], detail={"scope": scope, "exp": claims["exp"], "grant": "ticket"})
     return TokenResponse(access_token=value, expires_in=ttl, scope=scope, claims=claims)
 
 
 async def _revoke_first(session: AsyncSession, ticket: Ticket, *, now: int) -> None:
     """A replayed ticket: revoke what the first redemption bought (pushing the feed event)."""
     token = await session.get(AccessToken, ticket.token_jti) if ticket.token_jti else None
-    revoked = token is not None and await revoke_token(session, token, now=now)
+    revoked = token is not None and await revoke_token(session, token, now=now, actor="system")
     log.warning("ticket %d redeemed again; its token %s", ticket.id,
                 "was revoked" if revoked else "was already revoked or gone")

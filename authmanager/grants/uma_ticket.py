@@ -25,19 +25,21 @@ same consumer) resolves by itself at the next poll. No aiohttp here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import audit
 from ..errors import InvalidGrant, InvalidRequest, RequestDenied, RequestSubmitted, SlowDown
 from ..keyring import KeyRing
 from ..policy import Requester
 from ..secretbox import digest, random_secret
 from ..storage import access_requests as request_repo
 from ..storage import realms as realm_repo
-from ..storage.models import AccessRequest, Consumer, Realm
+from ..storage.models import AccessRequest, Consumer
 from .assessment import assess
-from .issuance import TokenResponse, mint_for_consumer, policy_client, within_subkey_limits
+from .issuance import ConsumerLike, RealmLike, TokenResponse, mint_for_consumer, policy_client, within_subkey_limits
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:uma-ticket"
 #: Defaults of the settings ``request_ttl`` and ``poll_interval`` (UMA 2.0 §3.3.6: 5 s).
@@ -47,15 +49,14 @@ MAX_TICKET = 512
 _REFUSED = "the ticket is unknown, expired, already used or not this consumer's"
 
 
-async def submit(session: AsyncSession, *, consumer: Consumer, realm: Realm, requested: frozenset[str],
-                 ask: frozenset[str], now: int, request_ttl: int, interval: int) -> RequestSubmitted:
-    """Record the request (its ticket only as a digest) and return the answer to raise."""
+def new_request(*, consumer: ConsumerLike, realm: RealmLike, requested: frozenset[str], ask: frozenset[str],
+                now: int, request_ttl: int) -> tuple[str, dict[str, Any]]:
+    """A request to put to the owner: its ticket (returned once) and the row to store, which keeps
+    only the ticket's digest."""
     value = random_secret(32)
-    await request_repo.add(session, AccessRequest(
-        ticket_hash=digest(value), realm_id=realm.id, client_id=consumer.client_id, scopes=sorted(requested),
-        ask_scopes=sorted(ask), status=request_repo.PENDING, created_at=now, expires_at=now + request_ttl,
-        last_polled_at=now))
-    return RequestSubmitted(ticket=value, interval=interval)
+    return value, {"ticket_hash": digest(value), "realm_id": realm.id, "client_id": consumer.client_id,
+                   "scopes": sorted(requested), "ask_scopes": sorted(ask), "status": request_repo.PENDING,
+                   "created_at": now, "expires_at": now + request_ttl, "last_polled_at": now}
 
 
 async def poll(session: AsyncSession, *, consumer: Consumer, params: Mapping[str, str], keyring: KeyRing,
@@ -88,4 +89,7 @@ async def poll(session: AsyncSession, *, consumer: Consumer, params: Mapping[str
                                      issuer=issuer, now=now)
     await session.execute(update(AccessRequest).where(AccessRequest.id == row.id)
                           .values(token_jti=issued.claims["jti"]))
+    await audit.record(session, action="token.issue", actor=f"consumer:{consumer.client_id}", now=now,
+                       realm_id=realm.id, target=issued.claims["jti"],
+                       detail={"scope": issued.scope, "exp": issued.claims["exp"], "request": row.id})
     return issued

@@ -5,13 +5,17 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+#: Database failures that mean "try again later", not "your request was bad".
+UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError, TimeoutError)
 
 
 def make_engine(url: str, *, timeout: float = 30.0, **kwargs: Any) -> AsyncEngine:
@@ -30,25 +34,30 @@ def make_engine(url: str, *, timeout: float = 30.0, **kwargs: Any) -> AsyncEngin
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", timeout)
         engine = create_async_engine(url, connect_args={"timeout": timeout}, **kwargs)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" event emit BEGIN
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            cur.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        sqlite_settings(engine.sync_engine, timeout=timeout)
         return engine
     kwargs.setdefault("pool_timeout", timeout)
     return create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": timeout,
                                                                        "command_timeout": timeout}, **kwargs)
+
+
+def sqlite_settings(engine: Engine, *, timeout: float) -> None:
+    """Every SQLite connection of the AM: WAL, ``synchronous=NORMAL``, foreign keys, the busy
+    timeout, and write transactions that start with ``BEGIN IMMEDIATE``."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" event emit BEGIN
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

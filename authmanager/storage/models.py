@@ -217,9 +217,9 @@ class AuditEvent(Base):
     """The audit log: one row per decision (issue, deny, ask, approve, revoke, policy change,
     login, …), appended in the transaction that made it and never updated.
 
-    ``actor`` is who acted (``consumer:<ck>``, ``subject:<url>``, ``admin:<name>``, ``cli``,
-    ``system``); ``action`` a dotted verb (:data:`authmanager.audit.ACTIONS`); ``target`` what it
-    acted on (a consumer key, a token's jti, a policy id, …). ``realm_id`` has no foreign key, so
+    ``actor`` is who acted (``consumer:<ck>``, ``subject:<url>``, ``sp:<realm>``, ``bearer:<client>``
+    for whoever holds a token, ``admin:<name>``, ``cli``, ``system``); ``action`` a dotted verb
+    (:data:`authmanager.audit.ACTIONS`); ``target`` what it acted on (a consumer key, a token's jti, a policy id, …). ``realm_id`` has no foreign key, so
     the history of a deleted realm stays readable. Never holds a secret or a token value."""
 
     __tablename__ = "audit_events"
