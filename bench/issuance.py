@@ -35,7 +35,7 @@ MIN_RATE = 2000.0
 #: ... and for this multiple of the warm-up's rate.
 HEADROOM = 3.0
 #: The warm-up's own pre-signed requests (it has no estimate yet); running out is fine there.
-WARMUP_RATE = 5000.0
+WARMUP_RATE = 2000.0
 #: Pre-signed requests older than this are not used (the AM accepts 300 s by default).
 MAX_AGE = 200.0
 TOKEN_BODY = '"access_token"'
