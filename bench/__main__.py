@@ -129,6 +129,7 @@ def am_table(res: am_rows.Results) -> tuple[list[Row], list[str]]:
         f"Prefill: {prefill} live tokens (random jti and SHA-256 token_hash, 1,000 consumer keys, expiring in "
         "a week) inserted before the AM starts.",
     ]
+    notes += [f"Warning: {text}." for key, text in res.notes.items() if key.startswith("log ")]
     return rows, notes
 
 

@@ -37,7 +37,7 @@ from .introspection import Introspection, check_active
 from .issuance import AuthlibTokenEndpoint, OurTokenEndpoint, Series, compare, one_run
 from .prefill import prefill_postgres, prefill_sqlite, sqlite_path
 from .presign import Signer
-from .procs import PY, free_port, run, server
+from .procs import PY, free_port, log_problems, run, server
 from .services import AM, clone_am, prepare_am, serve_am
 from .wrk import Load, captured, wrk_binary
 
@@ -169,9 +169,22 @@ async def measure(plan: Plan) -> Results:
         except Exception:
             _keep_logs(root)
             raise
+        _check_logs(results, root)
+        if any(key.startswith("log ") for key in results.notes):
+            _keep_logs(root)
         results.timings["signing"] = signer.seconds
         results.timings["signed"] = float(signer.signed)
     return results
+
+
+def _check_logs(results: Results, root: Path) -> None:
+    """Error lines in any server's log are reported (stderr and a note under the table)."""
+    for log in sorted(root.rglob("*.log")):
+        count, first = log_problems(log)
+        if count:
+            name = "/".join(log.relative_to(root).parts)
+            print(f"warning: {count} error lines in {name}, first:\n  " + "\n  ".join(first), file=sys.stderr)
+            results.notes[f"log {name}"] = f"{count} error lines in the server log {name} (see stderr)"
 
 
 def _keep_logs(root: Path) -> None:

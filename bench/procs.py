@@ -79,6 +79,24 @@ async def run(*args: str, env: dict[str, str]) -> str:
     return out.decode()
 
 
+SUSPICIOUS = ("Traceback", " ERROR ", " CRITICAL ", "Error handling request", "[ERROR]", "[CRITICAL]")
+
+
+def log_problems(path: Path, limit: int = 5) -> tuple[int, list[str]]:
+    """How many lines of a server's log look like an error, and the first few of them."""
+    count, first = 0, []
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                if any(mark in line for mark in SUSPICIOUS):
+                    count += 1
+                    if len(first) < limit:
+                        first.append(line.rstrip())
+    except OSError:
+        pass
+    return count, first
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
