@@ -35,12 +35,14 @@ from .errors import (
 from .feed import FeedHub
 from .grants.group_commit import IssuanceQueue, Terms
 from .keyring import KeyRing
+from .known_tokens import KnownTokens
 from .purge import run_forever as purge_forever
 from .ratelimit import RateLimiter
 from .secretbox import SecretBox
 from .serving import header_caps
 from .settings import Settings
 from .storage.db import UNAVAILABLE, make_engine, make_sessionmaker
+from .storage.events import ON_COMMIT
 from .storage.migrate import prepare as prepare_schema
 from .storage.transact import Transactor
 
@@ -104,7 +106,10 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
             async def reload_keys() -> None:
                 app[CONTEXT].keyring = await KeyRing.load(sessions, box, now=int(settings.now()))
 
-            hub = FeedHub(sessions, poll_interval=settings.feed_poll_interval, on_keys_changed=reload_keys)
+            known = KnownTokens(sessions)
+            sessions.configure(info={ON_COMMIT: known.apply})  # this process's revocations, at commit
+            hub = FeedHub(sessions, poll_interval=settings.feed_poll_interval, on_keys_changed=reload_keys,
+                          on_events=known.apply)
             limiter = RateLimiter(storage_uri=settings.rate_limit_storage, quotas={
                 "registration": (settings.registration_limit_per_ip, settings.registration_limit),
                 "token": (settings.token_limit_per_ip, settings.token_limit),
@@ -116,7 +121,8 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
                                      now=lambda: int(settings.now()))
             app[CONTEXT] = Context(settings=settings, engine=engine, sessions=sessions, box=box, keyring=keyring,
                                    feed=hub, limiter=limiter, consumer_keys=ConsumerKeys(sessions, box),
-                                   transact=Transactor(engine, timeout=settings.db_timeout), issuance=issuance)
+                                   transact=Transactor(engine, timeout=settings.db_timeout), issuance=issuance,
+                                   known=known)
             await hub.start()
             await issuance.start()
             purger = asyncio.create_task(purge_forever(

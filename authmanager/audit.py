@@ -26,6 +26,9 @@ ACTIONS = frozenset({
 })
 
 
+_INSERT = insert(AuditEvent.__table__)
+
+
 def entry(*, action: str, actor: str, at: int, realm_id: int | None = None, target: str | None = None,
           detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """One row as a dict, for :func:`write_rows` (the token endpoint's group commit)."""
@@ -47,7 +50,7 @@ def write_rows(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
     endpoint's group commit, :mod:`authmanager.storage.transact`)."""
     rows = list(rows)
     if rows:
-        conn.execute(insert(AuditEvent.__table__), rows)
+        conn.execute(_INSERT, rows)
 
 
 async def page(session: AsyncSession, *, before: int | None = None, limit: int = 50,

@@ -11,6 +11,7 @@ from .consumer_keys import ConsumerKeys
 from .feed import FeedHub
 from .grants.group_commit import IssuanceQueue
 from .keyring import KeyRing
+from .known_tokens import KnownTokens
 from .ratelimit import RateLimiter
 from .secretbox import SecretBox
 from .settings import Settings
@@ -30,6 +31,8 @@ class Context:
     #: Runs the token endpoint's group commit (see storage/transact.py).
     transact: Transactor
     issuance: IssuanceQueue
+    #: Realm credentials and live tokens already looked up (introspection, IndieAuth verification).
+    known: KnownTokens
 
     def now(self) -> int:
         return int(self.settings.now())

@@ -49,8 +49,11 @@ class Subscription:
 
 class FeedHub:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, poll_interval: float,
-                 on_keys_changed: Callable[[], Awaitable[None]]):
+                 on_keys_changed: Callable[[], Awaitable[None]],
+                 on_events: Callable[[list[RevocationEvent]], None] = lambda rows: None):
+        """``on_events`` sees every new event first (this process's caches of known tokens)."""
         self._sessions, self._interval, self._on_keys_changed = sessions, poll_interval, on_keys_changed
+        self._on_events = on_events
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self.cursor = 0
@@ -86,6 +89,7 @@ class FeedHub:
             rows = await event_repo.after(session, cursor=self.cursor)
         if any(row.kind == "keys_changed" for row in rows):
             await self._on_keys_changed()  # this process signs with the new ring before SPs hear of it
+        self._on_events(rows)
         for row in rows:
             self.cursor = row.id
             event = FeedEvent.from_row(row)

@@ -4,6 +4,7 @@ import aiohttp
 import pytest
 
 from amkit import register
+from authmanager.known_tokens import KnownTokens
 from authmanager.storage.db import make_engine, make_sessionmaker
 from authmanager.storage.transact import Transactor
 from signers import sign_9421, token_form
@@ -19,8 +20,9 @@ async def test_unreachable_database_is_503(sqlite_am, dead_url):
     async with aiohttp.ClientSession() as http:
         client = await register(http, am)
         dead = make_engine(dead_url)
-        live = am.ctx.sessions, am.ctx.transact
+        live = am.ctx.sessions, am.ctx.transact, am.ctx.known
         am.ctx.sessions, am.ctx.transact = make_sessionmaker(dead), Transactor(dead, timeout=2)
+        am.ctx.known = KnownTokens(am.ctx.sessions)
         try:
             body = token_form(realm.sph, "read")
             headers = sign_9421(am.url("/token"), body, client["client_id"], client["client_secret"])
@@ -38,7 +40,7 @@ async def test_unreachable_database_is_503(sqlite_am, dead_url):
                     assert int(r.headers["Retry-After"]) > 0
         finally:
             await am.ctx.transact.close()
-            am.ctx.sessions, am.ctx.transact = live
+            am.ctx.sessions, am.ctx.transact, am.ctx.known = live
             await dead.dispose()
         # the same signed request succeeds once the database is back: nothing was half-stored
         async with http.post(am.url("/token"), data=body, headers=headers) as r:

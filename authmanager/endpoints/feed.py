@@ -35,8 +35,7 @@ def _frame(event: FeedEvent) -> bytes:
 
 async def handle(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
-    async with ctx.sessions() as session:
-        realm = await authenticate_realm(ctx, session, request)
+    realm = await authenticate_realm(ctx, request)
     cursor = _cursor(request)
     sub = ctx.feed.subscribe(realm.id)  # before the replay: nothing can fall in between
     try:

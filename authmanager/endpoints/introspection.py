@@ -5,6 +5,10 @@ and POSTs ``token`` form-encoded. §2.2: an active token yields its metadata; an
 expired, revoked or belonging to another realm yields exactly ``{"active": false}``.
 Misses are counted per realm: a caller fishing with random tokens gets ``429 slow_down`` once
 its ``introspection_miss_limit`` is spent (§4 asks servers to guard against token scanning).
+
+Realm credentials and tokens already looked up are answered from memory
+(:mod:`authmanager.known_tokens`): a revocation made by this process applies at once, one made
+by another AM process within ``feed_poll_interval``, as for resource servers on the feed.
 """
 
 from __future__ import annotations
@@ -13,25 +17,24 @@ from aiohttp import BasicAuth, hdrs, web
 
 from ..context import Context, context
 from ..errors import InvalidClient, InvalidRequest, json_response
-from ..secretbox import digest, digest_matches
-from ..storage import realms as realm_repo
-from ..storage import tokens as token_repo
-from ..storage.models import Realm
+from ..known_tokens import RealmEntry
 from ..ratelimit import TooManyRequests
+from ..secretbox import digest, digest_matches
 from .forms import parse_form, read_body
 
 PATH = "/introspect"
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="authmanager"'}
 MAX_TOKEN = 8192
+MAX_SPH = 64
 
 
-async def authenticate_realm(ctx: Context, session, request: web.Request) -> Realm:  # type: ignore[no-untyped-def]
+async def authenticate_realm(ctx: Context, request: web.Request) -> RealmEntry:
     """HTTP Basic ``sph:sph_secret``; the secret is compared as a digest in constant time."""
     try:
         creds = BasicAuth.decode(request.headers.get(hdrs.AUTHORIZATION, ""))
     except ValueError as exc:
         raise InvalidClient("missing or malformed Basic credentials", headers=BASIC_CHALLENGE) from exc
-    realm = await realm_repo.by_sph(session, creds.login)
+    realm = await ctx.known.realm(creds.login) if len(creds.login) <= MAX_SPH else None
     if realm is None or not digest_matches(creds.password, realm.sph_secret_hash):
         raise InvalidClient("bad sph credentials", headers=BASIC_CHALLENGE)
     return realm
@@ -47,15 +50,14 @@ def token_param(params: dict[str, str]) -> str:
 async def handle(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await read_body(request)
-    async with ctx.sessions() as session:
-        realm = await authenticate_realm(ctx, session, request)
-        token = token_param(parse_form(request, body))
-        retry_after = await ctx.limiter.exhausted("introspection_miss", realm.sph)
-        if retry_after is not None:
-            raise TooManyRequests(retry_after)
-        row = None if len(token) > MAX_TOKEN else await token_repo.by_hash(session, digest(token))
+    realm = await authenticate_realm(ctx, request)
+    token = token_param(parse_form(request, body))
+    retry_after = await ctx.limiter.exhausted("introspection_miss", realm.sph)
+    if retry_after is not None:
+        raise TooManyRequests(retry_after)
+    row = None if len(token) > MAX_TOKEN else await ctx.known.token(digest(token))
     now = ctx.now()
-    if row is None or row.realm_id != realm.id or row.revoked_at is not None or row.expires_at <= now:
+    if row is None or row.revoked or row.realm_id != realm.id or row.expires_at <= now:
         if row is None:  # a token never issued (to anyone): possibly fishing
             await ctx.limiter.spend("introspection_miss", realm.sph)
         return json_response({"active": False})

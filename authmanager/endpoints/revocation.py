@@ -32,7 +32,7 @@ async def handle(request: web.Request) -> web.Response:
     now = ctx.now()
     async with ctx.sessions.begin() as session:
         if request.headers.get(hdrs.AUTHORIZATION, "").lower().startswith("basic "):
-            realm = await authenticate_realm(ctx, session, request)
+            realm = await authenticate_realm(ctx, request)
             owns = lambda row: row.realm_id == realm.id  # noqa: E731
             actor = f"sp:{realm.name}"
         else:

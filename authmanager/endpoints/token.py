@@ -35,7 +35,6 @@ from ..secretbox import digest
 from ..signatures import RequestView, VerifiedSignature, verify as verify_signature
 from ..storage import consumers as consumer_repo
 from ..storage import nonces as nonce_repo
-from ..storage import realms as realm_repo
 from ..storage import tokens as token_repo
 from ..storage.db import transaction
 from ..storage.models import Consumer
@@ -149,10 +148,9 @@ async def verify(request: web.Request) -> web.Response:
     token = token.strip()
     row = realm = None
     if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN:
-        async with ctx.sessions() as session:
-            row = await token_repo.by_hash(session, digest(token))
-            if row is not None and row.revoked_at is None and row.expires_at > ctx.now():
-                realm = await realm_repo.by_id(session, row.realm_id)
+        row = await ctx.known.token(digest(token))
+    if row is not None and not row.revoked and row.expires_at > ctx.now():
+        realm = await ctx.known.realm_by_id(row.realm_id)
     if row is None or realm is None:
         raise web.HTTPUnauthorized(
             text='{"error":"invalid_token"}', content_type="application/json",

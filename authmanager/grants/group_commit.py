@@ -149,9 +149,10 @@ class IssuanceQueue:
         results: dict[Pending, TokenResponse | OAuthError] = {}
         decided: list[tuple[Pending, Any, Any]] = []  # (item, realm, decision) that spend the nonce
         audit_rows: list[dict[str, Any]] = []
+        memo: dict[tuple[Any, ...], Any] = {}
         for item in batch:
             try:
-                realm, decision = self._judge(item, reads, now)
+                realm, decision = self._judge(item, reads, now, memo)
             except OAuthError as err:
                 results[item] = err
                 continue
@@ -196,18 +197,25 @@ class IssuanceQueue:
         audit.write_rows(conn, audit_rows)
         return results
 
-    def _judge(self, item: Pending, reads: store.BatchReads, now: int) -> tuple[Any, Any]:
+    def _judge(self, item: Pending, reads: store.BatchReads, now: int,
+               memo: dict[tuple[Any, ...], Any]) -> tuple[Any, Any]:
         key = item.key
         if not _live(key, reads, now):
             raise InvalidClient("revoked, deleted or expired consumer key")
         realm = reads.realms.get(item.request.sph)
         if realm is None:
             raise InvalidRequest("unknown sph")
-        decision = client_credentials.judge(
-            consumer=key, realm=realm, realm_scopes=reads.scopes.get(realm.id, ()),
-            policies=reads.policies.get(realm.id, ()), saved=reads.grants.get((realm.id, policy_client(key))),
-            requested=item.request.scopes, now=now, default_ttl=self._terms.default_ttl)
+        # The evaluation is a pure function of these: requests alike in them are decided once per batch.
+        master = policy_client(key)
+        facts = (realm.id, master, item.request.scopes, key.parent_id is not None, key.client_metadata.get("scope"))
+        decision = memo.get(facts)
+        if decision is None:
+            decision = memo[facts] = client_credentials.judge(
+                consumer=key, realm=realm, realm_scopes=reads.scopes.get(realm.id, ()),
+                policies=reads.policies.get(realm.id, ()), saved=reads.grants.get((realm.id, master)),
+                requested=item.request.scopes, now=now, default_ttl=self._terms.default_ttl)
         return realm, decision
+
 
 def _distinct_nonces(decided: list[tuple[Pending, Any, Any]]) -> list[dict[str, Any]]:
     """The nonce rows to claim, each (client_id, nonce) once."""

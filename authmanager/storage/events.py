@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, or_, select, text
+from typing import Any
+
+from sqlalchemy import delete, event, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from .models import RevocationEvent
 
@@ -13,6 +16,25 @@ GRACE = 60
 
 #: Any constant: the PostgreSQL advisory lock that orders feed appends across AM processes.
 _FEED_LOCK = 0x50534644  # "PSFD"
+
+#: ``Session.info`` key of a callable that receives, right after a commit, the events that
+#: transaction appended (the process's own caches forget revoked tokens at once; other processes
+#: learn of them from their feed poller). Set on the AM's session factory.
+ON_COMMIT = "protectserve_on_events"
+_APPENDED = "protectserve_events"
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver(session: Session) -> None:
+    appended: list[Any] | None = session.info.pop(_APPENDED, None)
+    listener = session.info.get(ON_COMMIT)
+    if appended and listener is not None:
+        listener(appended)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop(session: Session) -> None:
+    session.info.pop(_APPENDED, None)
 
 
 async def append(
@@ -24,11 +46,12 @@ async def append(
     reader never sees id N+1 before id N."""
     if session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _FEED_LOCK})
-    event = RevocationEvent(kind=kind, realm_id=realm_id, exp=exp, jti=jti, client_id=client_id,
-                            issued_before=issued_before, created_at=now)
-    session.add(event)
+    row = RevocationEvent(kind=kind, realm_id=realm_id, exp=exp, jti=jti, client_id=client_id,
+                          issued_before=issued_before, created_at=now)
+    session.add(row)
     await session.flush()
-    return event
+    session.info.setdefault(_APPENDED, []).append(row)
+    return row
 
 
 def _for_realm(realm_id: int):  # type: ignore[no-untyped-def]

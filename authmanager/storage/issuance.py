@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from .db import insert_ignore
 from .models import AccessRequest, AccessToken, Consumer, Nonce, Policy, Realm, RealmScope, SavedGrant
@@ -31,29 +31,46 @@ class BatchReads:
     grants: dict[tuple[int, str], Row[Any]] = field(default_factory=dict)  # (realm id, client_id), live
 
 
+def _any_of(column: Any, name: str) -> Any:
+    return column.in_(bindparam(name, expanding=True))
+
+
+# Built once: constructing a statement costs more than executing it from the compiled cache.
+_REALMS = select(Realm.__table__).where(_any_of(Realm.sph, "sphs"))
+_SCOPES = select(RealmScope.realm_id, RealmScope.name).where(_any_of(RealmScope.realm_id, "realm_ids"))
+_POLICIES = (select(Policy.__table__).where(_any_of(Policy.realm_id, "realm_ids"))
+             .order_by(Policy.realm_id, Policy.position))
+_CONSUMERS = select(Consumer.client_id, Consumer.revoked_at, Consumer.last_used_at).where(
+    _any_of(Consumer.client_id, "client_ids"))
+_GRANTS = select(SavedGrant.__table__).where(_any_of(SavedGrant.realm_id, "realm_ids"),
+                                             _any_of(SavedGrant.client_id, "client_ids"),
+                                             SavedGrant.revoked_at.is_(None))
+_CLAIM = {dialect: insert_ignore(dialect, Nonce.__table__).returning(Nonce.client_id, Nonce.nonce)
+          for dialect in ("sqlite", "postgresql")}
+_ADD_TOKENS = insert(AccessToken.__table__)
+_ADD_REQUESTS = insert(AccessRequest.__table__)
+_MARK_USED = update(Consumer).where(_any_of(Consumer.client_id, "client_ids")).values(
+    last_used_at=bindparam("now"))
+
+
 def read(conn: Connection, *, sphs: Collection[str], client_ids: Collection[str]) -> BatchReads:
     """Read the realms named by ``sphs`` with their scopes and policies, and for ``client_ids``
     (keys and their masters) their liveness and their live saved grants in those realms."""
     out = BatchReads()
-    for row in conn.execute(select(Realm.__table__).where(Realm.sph.in_(sphs))):
+    clients = {"client_ids": list(client_ids)}
+    for row in conn.execute(_REALMS, {"sphs": list(sphs)}):
         out.realms[row.sph] = row
-    realm_ids = [row.id for row in out.realms.values()]
-    if realm_ids:
-        for realm_id, name in conn.execute(
-                select(RealmScope.realm_id, RealmScope.name).where(RealmScope.realm_id.in_(realm_ids))):
-            out.scopes.setdefault(realm_id, set()).add(name)
-        for row in conn.execute(select(Policy.__table__).where(Policy.realm_id.in_(realm_ids))
-                                .order_by(Policy.realm_id, Policy.position)):
-            out.policies.setdefault(row.realm_id, []).append(row)
-    for row in conn.execute(
-            select(Consumer.client_id, Consumer.revoked_at, Consumer.expires_at, Consumer.parent_id,
-                   Consumer.last_used_at).where(Consumer.client_id.in_(client_ids))):
+    for row in conn.execute(_CONSUMERS, clients):
         out.consumers[row.client_id] = row
-    if realm_ids:
-        for row in conn.execute(select(SavedGrant.__table__).where(
-                SavedGrant.realm_id.in_(realm_ids), SavedGrant.client_id.in_(client_ids),
-                SavedGrant.revoked_at.is_(None))):
-            out.grants[(row.realm_id, row.client_id)] = row
+    if not out.realms:
+        return out
+    realms = {"realm_ids": [row.id for row in out.realms.values()]}
+    for realm_id, name in conn.execute(_SCOPES, realms):
+        out.scopes.setdefault(realm_id, set()).add(name)
+    for row in conn.execute(_POLICIES, realms):
+        out.policies.setdefault(row.realm_id, []).append(row)
+    for row in conn.execute(_GRANTS, {**realms, **clients}):
+        out.grants[(row.realm_id, row.client_id)] = row
     return out
 
 
@@ -65,20 +82,19 @@ def claim_nonces(conn: Connection, claims: Iterable[Mapping[str, Any]]) -> set[t
     rows = list(claims)
     if not rows:
         return set()
-    stmt = insert_ignore(conn.dialect.name, Nonce.__table__).returning(Nonce.client_id, Nonce.nonce)
-    return {(client_id, nonce) for client_id, nonce in conn.execute(stmt, rows)}
+    return {(client_id, nonce) for client_id, nonce in conn.execute(_CLAIM[conn.dialect.name], rows)}
 
 
 def add_tokens(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(insert(AccessToken.__table__), rows)
+        conn.execute(_ADD_TOKENS, rows)
 
 
 def add_requests(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(insert(AccessRequest.__table__), rows)
+        conn.execute(_ADD_REQUESTS, rows)
 
 
 def mark_used(conn: Connection, client_ids: Collection[str], now: int) -> None:
     if client_ids:
-        conn.execute(update(Consumer).where(Consumer.client_id.in_(client_ids)).values(last_used_at=now))
+        conn.execute(_MARK_USED, {"client_ids": list(client_ids), "now": now})
