@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ..context import context
+from ..signatures import METHODS
 
 PATH = "/openapi.json"
 
@@ -23,21 +24,46 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_RETRY_AFTER = {"Retry-After": {"required": True, "description": "seconds (RFC 9110 §10.2.3)",
+                                 "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
+    """Error answers, each an RFC 6749 §5.2 body; every operation also has the request-head caps
+    of ``serving.py`` (414, 431), answered before any handler runs."""
     text = {400: "invalid request (RFC 6749 §5.2)", 401: "client authentication failed",
             403: "denied by policy", 404: "no such document", 413: "body too large",
+            414: "request line too long (max_request_line)",
+            431: "a header field too long or too many (max_header_field, max_headers)",
             429: "rate limited (slow_down); see Retry-After", 503: "database unavailable; see Retry-After"}
-    return {str(code): _json({"$ref": "#/components/schemas/Error"}, text[code]) for code in codes}
+    out = {str(code): _json({"$ref": "#/components/schemas/Error"}, text[code]) for code in (*codes, 414, 431)}
+    for code in {429, 503} & set(codes):
+        out[str(code)]["headers"] = _RETRY_AFTER
+    return out
 
 
 def _form(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    """A form body of these parameters (the endpoint reads no others); with none required, an
+    empty body will do."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required
-    return {"required": True, "content": {_FORM: {"schema": schema}}}
+    return {"required": bool(required), "content": {_FORM: {"schema": schema}}}
 
 
 _STR = {"type": "string"}
+#: RFC 6749 §3.3: one or more scope-tokens (printable ASCII but ``"`` and ``\``), single spaces.
+_SCOPE = {"type": "string", "pattern": "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x5B\\x5D-\\x7E]+){0,49}$"}
+#: A token as the endpoints take it: longer ones are refused unread.
+_TOKEN = {"type": "string", "minLength": 1, "maxLength": 8192}
+_NON_EMPTY = {"type": "string", "minLength": 1}
+#: RFC 7591 string metadata as registration keeps it (no NUL, bounded).
+_META_STR = {"type": "string", "maxLength": 2000, "pattern": "^[^\\u0000]*$"}
+
+
+def _variant(properties: dict[str, Any]) -> dict[str, Any]:
+    """One kind of form body: these parameters, all required, and no others."""
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
 def document(issuer: str) -> dict[str, Any]:
@@ -47,8 +73,29 @@ def document(issuer: str) -> dict[str, Any]:
     registration = {"type": "object", "required": ["client_id", "client_secret", "client_id_issued_at",
                                                    "client_secret_expires_at"],
                     "properties": {"client_id": _STR, "client_secret": _STR, "client_id_issued_at": {"type": "integer"},
-                                   "client_secret_expires_at": {"type": "integer"}, "client_name": _STR}}
-    introspection = {"type": "object", "required": ["active"], "properties": {"active": {"type": "boolean"}}}
+                                   "client_secret_expires_at": {"type": "integer"}, "client_name": _STR,
+                                   "token_endpoint_auth_method": {"enum": list(METHODS)},
+                                   "grant_types": {"const": ["client_credentials"]}}}
+    # RFC 7591 §2: the client metadata this AM reads (others are ignored).
+    client_metadata = {"type": "object", "properties": {
+        **{name: _META_STR for name in ("client_uri", "logo_uri", "software_id", "software_version", "scope")},
+        "client_name": {**_META_STR, "maxLength": 200},
+        "contacts": {"type": "array", "items": _STR, "maxItems": 20},
+        "grant_types": {"type": "array", "items": {"const": "client_credentials"}, "maxItems": 20},
+        "token_endpoint_auth_method": {"enum": list(METHODS)}}}
+    sub_key = {"type": "object", "required": ["client_id", "client_secret", "client_id_issued_at",
+                                              "client_secret_expires_at", "expires_in", "parent_client_id"],
+               "properties": {"client_id": _STR, "client_secret": _STR, "client_id_issued_at": {"type": "integer"},
+                              "client_secret_expires_at": {"type": "integer"}, "expires_in": {"type": "integer"},
+                              "parent_client_id": _STR, "scope": _STR}}
+    # RFC 7662 §2.2; anything not active is exactly {"active": false} (no hint for token fishing).
+    active = {"scope": _STR, "client_id": _STR, "sub": _STR, "aud": _STR, "iss": {"const": issuer},
+              "exp": {"type": "integer"}, "iat": {"type": "integer"}, "token_type": {"const": "Bearer"}, "jti": _STR,
+              "realm": _STR}
+    introspection = {"type": "object", "required": ["active"],
+                     "properties": {"active": {"type": "boolean"}, **active},
+                     "if": {"properties": {"active": {"const": True}}},
+                     "then": {"required": list(active)}, "else": {"maxProperties": 1}}
     token_refused = {
         **_errors(400, 401, 403, 413, 429, 503),
         "400": _json({"$ref": "#/components/schemas/Error"},
@@ -72,24 +119,28 @@ def document(issuer: str) -> dict[str, Any]:
         "paths": {
             "/.well-known/oauth-authorization-server": {"get": {
                 "summary": "RFC 8414 metadata", "responses": {"200": _json(
-                    {"type": "object", "required": ["issuer", "token_endpoint", "jwks_uri"]}, "metadata")}}},
+                    {"type": "object", "required": ["issuer", "token_endpoint", "jwks_uri"]}, "metadata"),
+                    **_errors(503)}}},
             "/jwks.json": {"get": {"summary": "RFC 7517 key set", "responses": {"200": {
                 "description": "published keys", "content": {"application/jwk-set+json": {"schema": {
-                    "type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}}}}}}}},
+                    "type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}}}}},
+                **_errors(503)}}},
             "/register": {"post": {
                 "summary": "RFC 7591 registration (consumer key)",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"client_name": _STR}}}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": client_metadata}}},
                 "responses": {"201": _json(registration, "consumer key issued"), **_errors(400, 413, 429, 503)}}},
             "/token": {
                 "post": {
                     "summary": "Access token (client credentials or UMA ticket polling, signed with cks; or an "
                                "IndieAuth ticket) or IndieAuth revocation",
                     "security": signed,
-                    "requestBody": _form({"grant_type": {"type": "string", "examples": [
-                                              "client_credentials", "urn:ietf:params:oauth:grant-type:uma-ticket",
-                                              "ticket"]},
-                                          "sph": _STR, "scope": _STR, "ticket": _STR, "action": _STR, "token": _STR}),
+                    "requestBody": {"required": True, "content": {_FORM: {"schema": {"oneOf": [
+                        _variant({"grant_type": {"const": "client_credentials"}, "sph": _NON_EMPTY, "scope": _SCOPE}),
+                        _variant({"grant_type": {"const": "urn:ietf:params:oauth:grant-type:uma-ticket"},
+                                  "ticket": _NON_EMPTY}),
+                        _variant({"grant_type": {"const": "ticket"}, "ticket": _NON_EMPTY}),
+                        _variant({"action": {"const": "revoke"}, "token": _TOKEN}),
+                    ]}}}},
                     "responses": {"200": _json({"oneOf": [token_response, {"type": "object", "maxProperties": 0}]},
                                                "token issued, or revocation done"),
                                   **token_refused}},
@@ -97,24 +148,25 @@ def document(issuer: str) -> dict[str, Any]:
                     "summary": "IndieAuth access token verification", "security": [{"bearer": []}],
                     "responses": {"200": {"description": "me, client_id, scope", "content": {
                         "application/json": {"schema": {"type": "object", "required": ["me", "client_id", "scope"]}},
-                        _FORM: {"schema": _STR}}}, **_errors(401)}}},
+                        _FORM: {"schema": _STR}}}, **_errors(400, 401, 503)}}},
             "/introspect": {"post": {
                 "summary": "RFC 7662 introspection", "security": [{"sph": []}],
-                "requestBody": _form({"token": _STR, "token_type_hint": _STR}, ["token"]),
+                "requestBody": _form({"token": _TOKEN, "token_type_hint": _STR}, ["token"]),
                 "responses": {"200": _json(introspection, "token state"), **_errors(400, 401, 413, 429, 503)}}},
             "/revoke": {"post": {
                 "summary": "RFC 7009 revocation", "security": [{"sph": []}, *signed],
-                "requestBody": _form({"token": _STR, "token_type_hint": _STR}, ["token"]),
+                "requestBody": _form({"token": _TOKEN, "token_type_hint": _STR}, ["token"]),
                 "responses": {"200": ok_empty, **_errors(400, 401, 413, 503)}}},
             "/grasshopper": {"post": {
                 "summary": "Grasshopper sub-key (signed with the master cks)", "security": signed,
-                "requestBody": _form({"ttl": _STR, "scope": _STR}),
-                "responses": {"201": _json(registration, "sub-key issued"), **_errors(400, 401, 413, 429, 503)}}},
+                "requestBody": _form({"ttl": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}, "scope": _SCOPE}),
+                "responses": {"201": _json(sub_key, "sub-key issued"), **_errors(400, 401, 413, 429, 503)}}},
             "/realms/{realm}/scopes": {"get": {
                 "summary": "The realm's scopes, documented (name, title, description, icon_uri)",
                 "parameters": [{"name": "realm", "in": "path", "required": True, "schema": _STR}],
-                "responses": {"200": _json(scope_document, "scope document"), **_errors(404)}}},
-            "/health/alive": {"get": {"summary": "liveness", "responses": {"200": _json({"type": "object"}, "up")}}},
+                "responses": {"200": _json(scope_document, "scope document"), **_errors(404, 503)}}},
+            "/health/alive": {"get": {"summary": "liveness", "responses": {"200": _json({"type": "object"}, "up"),
+                                                                           **_errors()}}},
             "/health/ready": {"get": {"summary": "readiness", "responses": {
                 "200": _json({"type": "object"}, "database reachable"), **_errors(503)}}},
         },

@@ -48,7 +48,7 @@ def validate(metadata: Any) -> dict[str, Any]:
     if "grant_types" in kept and set(kept["grant_types"]) - {"client_credentials"}:
         raise InvalidClientMetadata("only the client_credentials grant is supported")
     method = metadata.get("token_endpoint_auth_method", next(iter(METHODS)))
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {', '.join(METHODS)}")
     kept["token_endpoint_auth_method"] = method
     name = kept.get("client_name", "").strip()
