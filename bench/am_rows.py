@@ -81,13 +81,20 @@ class Plan:
     connections: int = 32
     postgres: bool = True
     postgres_prefill: bool = True
-    authlib_server: str = DEFAULT_AUTHLIB_SERVER
+    #: WSGI servers for the Authlib reference, measured side by side; the row uses the fastest.
+    authlib_servers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.authlib_servers:  # the full run tries every server installed
+            object.__setattr__(self, "authlib_servers", tuple(available_servers()) or (DEFAULT_AUTHLIB_SERVER,))
 
     @classmethod
     def quick(cls) -> "Plan":
-        """Shorter rounds, and no prefilled PostgreSQL database (its 1,000,000 rows and its AM's
-        rounds cost about 15 s, which --quick cannot afford on a busy 2-core machine)."""
-        return cls(seconds=2, rounds=2, warmup_seconds=1, postgres_prefill=False)
+        """Shorter rounds, the default server only for the Authlib reference, and no prefilled
+        PostgreSQL database (its 1,000,000 rows and its AM's rounds cost about 15 s, which --quick
+        cannot afford on a busy 2-core machine)."""
+        return cls(seconds=2, rounds=2, warmup_seconds=1, postgres_prefill=False,
+                   authlib_servers=(DEFAULT_AUTHLIB_SERVER,))
 
     @property
     def load(self) -> Load:
@@ -120,6 +127,11 @@ class Reference:
     client: dict[str, str]
     workdir: Path
     log: Path
+
+    def on_new_port(self, variant: str) -> "Reference":
+        """The same database and client, served on another port (logging to its own file)."""
+        return Reference(base_url=f"http://127.0.0.1:{free_port()}", client=self.client, workdir=self.workdir,
+                         log=self.workdir / f"authlib-{variant}.log")
 
 
 async def prepare_authlib(workdir: Path) -> Reference:
@@ -246,16 +258,16 @@ async def _measure(plan: Plan, results: Results, root: Path, signer: Signer) -> 
         started = time.perf_counter()
         async with AsyncExitStack() as group:
             servers: list[Any] = [serve_am(prepared[name], cpu=SERVER_CPU) for name in ("sqlite", "sqlite-1m")]
-            if "authlib" in prepared:
-                servers.append(serve_authlib(prepared["authlib"], plan.authlib_server))
+            if "authlib" in prepared:  # one server per variant, each on its own port, one database
+                servers += [serve_authlib(prepared["authlib"].on_new_port(variant), variant)
+                            for variant in plan.authlib_servers]
             running = await _enter_all(group, servers)
             ams = dict(zip(("sqlite", "sqlite-1m"), running))
             targets: list[Any] = []
             for name, am in ams.items():
                 targets.append(OurTokenEndpoint(f"ours-{name}", am, await _register(am), signer, root))
-            if "authlib" in prepared:
-                ref = running[2]
-                targets.append(AuthlibTokenEndpoint("authlib", ref.base_url, ref.client, root))
+            for variant, ref in zip(plan.authlib_servers, running[2:]):
+                targets.append(AuthlibTokenEndpoint(f"authlib {variant}", ref.base_url, ref.client, root))
             capture = root / "tokens"
             results.sqlite = await compare(targets, plan.load, rounds=plan.rounds, warmup=plan.warmup,
                                            capture={"ours-sqlite": capture})
