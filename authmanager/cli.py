@@ -116,7 +116,7 @@ def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> N
     if reuse_port:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     run(create_app(settings, migrate=False), host=host, port=port, reuse_port=reuse_port,
-        print=(lambda s: click.echo(s, err=True)) if not reuse_port else None)
+        access_log=settings.access_log, print=(lambda s: click.echo(s, err=True)) if not reuse_port else None)
 
 
 @main.command()

@@ -113,14 +113,16 @@ async def serve(app: web.Application, sock: socket.socket, **handler_args: Any) 
         await runner.cleanup()
 
 
-def run(app: web.Application, *, host: str, port: int, reuse_port: bool = False,
+def run(app: web.Application, *, host: str, port: int, reuse_port: bool = False, access_log: bool = True,
         print: Callable[[str], None] | None = None) -> None:  # noqa: A002 (web.run_app's name)
     """Serve ``app`` on ``host:port`` until SIGINT or SIGTERM, like ``web.run_app`` (whose
     keep-alive timeout and banner it keeps) but through ``AppRunner``. ``reuse_port`` lets the
-    processes of ``authmanager serve --workers N`` share the port."""
+    processes of ``authmanager serve --workers N`` share the port; ``access_log=False`` drops the
+    per-request log line."""
 
     async def main() -> None:
-        runner = AppRunner(app, handle_signals=True, keepalive_timeout=75.0)
+        runner = AppRunner(app, handle_signals=True, keepalive_timeout=75.0,
+                           **({} if access_log else {"access_log": None}))
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()

@@ -101,6 +101,10 @@ class Settings:
     max_request_line: int = 8190
     max_header_field: int = 16384
     max_headers: int = 100
+    #: One access-log line per request (logger ``aiohttp.access``, to stderr). Decisions are in the
+    #: audit log either way; turn this off behind a proxy that logs requests (it costs about a
+    #: third of an introspection's CPU time, docs/performance.md).
+    access_log: bool = True
     #: The clock, injectable so expiry is testable without sleeping.
     now: Callable[[], float] = field(default=time.time, compare=False)
 

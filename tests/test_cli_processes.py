@@ -97,3 +97,28 @@ async def test_cli_refuses_bad_admin_input_cleanly(env):
     rc, _, err = await run(PY, "-m", "authmanager.cli", "policy", "add", "missing", "--effect", "permit",
                            "--scope", "read", env=env)
     assert rc == 1 and "no realm named 'missing'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("access_log", ["1", "0"])
+async def test_serve_writes_an_access_log_line_per_request_unless_turned_off(env, access_log):
+    import aiohttp
+
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        PY, "-m", "authmanager.cli", "serve", "--port", str(port), env={**env, "AUTHMANAGER_ACCESS_LOG": access_log},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        async def banner() -> None:
+            while line := await proc.stdout.readline():
+                if b"Running on" in line:
+                    return
+            raise AssertionError("serve exited before listening")
+
+        await asyncio.wait_for(banner(), 30)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/health/alive?probe=42") as r:
+                assert r.status == 200
+    finally:
+        proc.terminate()
+        output = (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
+    assert ("GET /health/alive?probe=42" in output) == (access_log == "1")
