@@ -13,8 +13,8 @@ them in ``PROTECTSERVE_FUZZ_SEED``. Then, before every call:
 * ``GET /token``: ``Authorization: Bearer`` with the seeded token.
 
 One request in four keeps whatever credentials were generated, so hostile ``Authorization``
-headers stay fuzzed too. Generated client-credentials bodies of ``POST /token`` name the seeded
-realm's ``sph`` and scopes half of the time, introspection bodies the seeded token half of the time, and
+headers stay fuzzed too. Generated client-credentials bodies of ``POST /token`` mostly name the
+seeded realm's ``sph`` and scopes, introspection bodies the seeded token half of the time, and
 ``/realms/{realm}/scopes`` the seeded realm half of the time, so that tokens are really issued,
 active tokens really introspected and scope documents really served.
 """
@@ -59,10 +59,17 @@ def _wire_body(body: Any) -> bytes:
 
 def _sign(case: Any, kwargs: dict[str, Any], method: str) -> None:
     body = _wire_body(case.body)
-    headers = sign_token_request(method, method="POST", url=SEED["issuer"] + case.operation.path,
-                                 headers={"Content-Type": FORM}, body=body, client_id=SEED["client_id"],
-                                 client_secret=SEED["client_secret"], created=int(time.time()),
-                                 nonce=secrets.token_urlsafe(16))
+
+    def sign(method: str) -> dict[str, str]:
+        return sign_token_request(method, method="POST", url=SEED["issuer"] + case.operation.path,
+                                  headers={"Content-Type": FORM}, body=body, client_id=SEED["client_id"],
+                                  client_secret=SEED["client_secret"], created=int(time.time()),
+                                  nonce=secrets.token_urlsafe(16))
+
+    try:
+        headers = sign(method)
+    except (ValueError, RuntimeError):  # oauthlib signs form bodies only; RFC 9421 signs any bytes
+        headers = sign("rfc9421")
     kwargs["data"] = body  # exactly what was signed
     case.headers = {**(case.headers or {}), **headers}
 
@@ -98,10 +105,15 @@ def _half(value: Any) -> bool:
 
 @schemathesis.hook("map_body").apply_to(method="POST", path="/token")
 def seeded_token_request(context: Any, body: Any) -> Any:
-    if isinstance(body, dict) and "sph" in body and _half(body):
-        body = {**body, "sph": SEED["sph"]}
-        if not isinstance(body.get("scope"), str) or _half(body.get("scope")):
-            body["scope"] = " ".join(SEED["scopes"][: 1 + zlib.crc32(repr(body).encode()) % len(SEED["scopes"])])
+    """Client-credentials bodies: three in four name the seeded realm, two in four also some of
+    its scopes (the first is permitted, the second asks the owner: see ``.ci/fuzz``)."""
+    if isinstance(body, dict) and "sph" in body:
+        coin = zlib.crc32(repr(body).encode())
+        if coin % 4:
+            body = {**body, "sph": SEED["sph"]}
+            if coin % 4 != 1:
+                permitted, asked = SEED["scopes"]
+                body["scope"] = (permitted, asked, f"{permitted} {asked}")[coin // 4 % 3]
     return body
 
 
