@@ -52,6 +52,8 @@ log = logging.getLogger("authmanager.issuance")
 #: ``last_used_at`` only has to be good enough for purging keys unused for days; refreshing it
 #: at most hourly saves a write on nearly every batch.
 LAST_USED_GRANULARITY = 3600
+#: Idle event-loop turns a batch waits for requests already being read (``IssuanceQueue._gather``).
+LINGER_TURNS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +118,7 @@ class IssuanceQueue:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch:
-                if self._queue.empty():
-                    await asyncio.sleep(0)  # one turn of the loop: requests being read now join this batch
-                    if self._queue.empty():
-                        break
-                batch.append(self._queue.get_nowait())
+            batch = await self._gather()
             try:
                 await self._decide(batch)
             except UNAVAILABLE:
@@ -133,6 +129,24 @@ class IssuanceQueue:
                 log.exception("token issuance batch failed")
                 for item in batch:
                     item.settle(RuntimeError("token issuance failed"))
+
+    async def _gather(self) -> list[Pending]:
+        """Wait for a request, then take whatever else is queued. Requests whose bytes have
+        already arrived join the queue a loop turn or two later (read, then verified), so the
+        batch gives the event loop up to ``LINGER_TURNS`` idle turns — microseconds, no timer —
+        for them to join, rather than leave them to transactions of their own."""
+        batch = [await self._queue.get()]
+        idle = 0
+        while len(batch) < self._max_batch:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                idle = 0
+            elif idle < LINGER_TURNS:
+                idle += 1
+                await asyncio.sleep(0)
+            else:
+                break
+        return batch
 
     async def _decide(self, batch: list[Pending]) -> None:
         results = await self._transact()(self._decide_in_transaction, batch, self._now(), self._keyring())
