@@ -128,10 +128,15 @@ class Reference:
     workdir: Path
     log: Path
 
-    def on_new_port(self, variant: str) -> "Reference":
-        """The same database and client, served on another port (logging to its own file)."""
-        return Reference(base_url=f"http://127.0.0.1:{free_port()}", client=self.client, workdir=self.workdir,
-                         log=self.workdir / f"authlib-{variant}.log")
+    def copy_for(self, variant: str) -> "Reference":
+        """A copy (database, key, settings; same client) in its own directory, for another port,
+        so that servers measured side by side share no database file."""
+        import shutil
+
+        workdir = self.workdir.with_name(f"{self.workdir.name}-{variant}")
+        shutil.copytree(self.workdir, workdir)
+        return Reference(base_url=f"http://127.0.0.1:{free_port()}", client=self.client, workdir=workdir,
+                         log=workdir / "authlib.log")
 
 
 async def prepare_authlib(workdir: Path) -> Reference:
@@ -258,8 +263,8 @@ async def _measure(plan: Plan, results: Results, root: Path, signer: Signer) -> 
         started = time.perf_counter()
         async with AsyncExitStack() as group:
             servers: list[Any] = [serve_am(prepared[name], cpu=SERVER_CPU) for name in ("sqlite", "sqlite-1m")]
-            if "authlib" in prepared:  # one server per variant, each on its own port, one database
-                servers += [serve_authlib(prepared["authlib"].on_new_port(variant), variant)
+            if "authlib" in prepared:  # one server per variant, each with its own port and database
+                servers += [serve_authlib(prepared["authlib"].copy_for(variant), variant)
                             for variant in plan.authlib_servers]
             running = await _enter_all(group, servers)
             ams = dict(zip(("sqlite", "sqlite-1m"), running))
