@@ -200,8 +200,8 @@ def _check_logs(results: Results, root: Path) -> None:
         count, first = log_problems(log)
         if count:
             name = "/".join(log.relative_to(root).parts)
-            print(f"warning: {count} error lines in {name}, first:\n  " + "\n  ".join(first), file=sys.stderr)
-            results.notes[f"log {name}"] = f"{count} error lines in the server log {name} (see stderr)"
+            print(f"warning: {count} errors logged in {name}:\n  " + "\n  ".join(first), file=sys.stderr)
+            results.notes[f"log {name}"] = f"{count} errors logged by a server ({name}): " + "; ".join(first)
 
 
 def _keep_logs(root: Path) -> None:

@@ -79,22 +79,35 @@ async def run(*args: str, env: dict[str, str]) -> str:
     return out.decode()
 
 
-SUSPICIOUS = ("Traceback", " ERROR ", " CRITICAL ", "Error handling request", "[ERROR]", "[CRITICAL]")
+SUSPICIOUS = (" ERROR ", " CRITICAL ", "Error handling request", "[ERROR]", "[CRITICAL]")
 
 
 def log_problems(path: Path, limit: int = 5) -> tuple[int, list[str]]:
-    """How many lines of a server's log look like an error, and the first few of them."""
-    count, first = 0, []
+    """How many errors a server's log holds, and the most frequent kinds (``count× message →
+    exception``, timestamps left out)."""
+    import collections
+    import re
+
+    kinds: collections.Counter[str] = collections.Counter()
     try:
-        with open(path, errors="replace") as f:
-            for line in f:
-                if any(mark in line for mark in SUSPICIOUS):
-                    count += 1
-                    if len(first) < limit:
-                        first.append(line.rstrip())
+        lines = path.read_text(errors="replace").splitlines()
     except OSError:
-        pass
-    return count, first
+        return 0, []
+    for i, line in enumerate(lines):
+        if not any(mark in line for mark in SUSPICIOUS):
+            continue
+        message = re.sub(r"^\S+ \S+ ", "", line).strip()  # drop the asctime
+        j = i + 1
+        if j < len(lines) and lines[j].startswith("Traceback"):
+            j += 1
+            while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
+                j += 1
+            if j < len(lines):
+                message += " → " + lines[j].strip()
+        elif j < len(lines) and lines[j].startswith(("future:", "exception=")):
+            message += " → " + lines[j].strip()
+        kinds[message[:300]] += 1
+    return sum(kinds.values()), [f"{n}× {kind}" for kind, n in kinds.most_common(limit)]
 
 
 def log_tail(path: Path, lines: int = 30) -> str:

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from bench.__main__ import BEGIN, END, page
+from bench.procs import log_problems
 from bench.wrk import BadResponses, Load, Request, RequestsExhausted, captured, parse_output, request_line, run
 from bench.wrk import unsent, write_requests
 
@@ -62,6 +63,21 @@ def test_page_keeps_the_prose_around_the_markers() -> None:
     with pytest.raises(SystemExit):
         page("# no markers\n", "table\n")
     assert BEGIN in page(None, "table\n")
+
+
+def test_log_problems_groups_errors_with_their_exception(tmp_path: Path) -> None:
+    log = tmp_path / "am.log"
+    log.write_text(
+        '2026-11-29 09:24:45,096 aiohttp.access INFO 127.0.0.1 "POST /token HTTP/1.1" 200 729\n'
+        + "2026-11-29 09:24:45,116 authmanager ERROR database unavailable\nTraceback (most recent call last):\n"
+          '  File "x.py", line 1, in f\n    g()\nConnectionResetError: Connection lost\n' * 2
+        + "2026-11-29 09:25:20,570 asyncio ERROR Future exception was never retrieved\n"
+          "future: <Future finished exception=ConnectionError('x')>\n")
+    count, kinds = log_problems(log)
+    assert count == 3
+    assert kinds[0] == "2× authmanager ERROR database unavailable → ConnectionResetError: Connection lost"
+    assert kinds[1].startswith("1× asyncio ERROR Future exception was never retrieved → future:")
+    assert log_problems(tmp_path / "missing.log") == (0, [])
 
 
 needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
