@@ -80,7 +80,7 @@ def am_table(res: am_rows.Results) -> tuple[list[Row], list[str]]:
         rows.append(("token issuance, one AM process, PostgreSQL ¹ ²", _rate(p), "≥ 1,500/s", _ok(p.best >= 1500)))
     else:
         rows.append(("token issuance, one AM process, PostgreSQL ¹ ²",
-                     missing.format(res.notes.get("postgres", "skipped")), "≥ 1,500/s", "—"))
+                     missing.format(res.notes.get("postgres", "skipped (--no-postgres)")), "≥ 1,500/s", "—"))
     one, many = intro["introspect-one"], intro["introspect-many"]
     rows.append(("introspection, one AM process, one token repeated (as Hydra's figure) ³", _rate(one),
                  "≥ 8,000/s", _ok(one.best >= 8000)))
@@ -96,8 +96,8 @@ def am_table(res: am_rows.Results) -> tuple[list[Row], list[str]]:
         rows.append((f"issuance with {prefill} tokens stored / empty database, PostgreSQL ¹ ²",
                      f"{ratio:.2f} ({full.best:,.0f} / {empty.best:,.0f}/s)", "≥ 0.8", _ok(ratio >= 0.8)))
     else:
-        why = res.notes.get("postgres") or ("skipped by --quick (the full run measures it)"
-                                            if not plan.postgres_prefill else "skipped")
+        why = res.notes.get("postgres") or ("skipped (--no-postgres)" if not plan.postgres else
+                                            "skipped by --quick (the full run measures it)")
         rows.append((f"issuance with {prefill} tokens stored / empty database, PostgreSQL ¹ ²",
                      missing.format(why), "≥ 0.8", "—"))
     refs = {name.removeprefix("authlib "): s for name, s in sq.items() if name.startswith("authlib ")}
