@@ -20,9 +20,9 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
@@ -114,7 +114,7 @@ async def serve(app: web.Application, sock: socket.socket, **handler_args: Any) 
 
 
 def run(app: web.Application, *, host: str, port: int, reuse_port: bool = False, access_log: bool = True,
-        print: Callable[[str], None] | None = None) -> None:  # noqa: A002 (web.run_app's name)
+        print: Callable[[str], None] | None = None) -> None:  # web.run_app's name for it
     """Serve ``app`` on ``host:port`` until SIGINT or SIGTERM, like ``web.run_app`` (whose
     keep-alive timeout and banner it keeps) but through ``AppRunner``. ``reuse_port`` lets the
     processes of ``authmanager serve --workers N`` share the port; ``access_log=False`` drops the

@@ -88,7 +88,7 @@ class PgCluster:
             return ""
         return "\nserver.log:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
-    async def create(self) -> "PgCluster":
+    async def create(self) -> PgCluster:
         # fsync off and no initdb sync: a throw-away cluster, and the tests stay fast.
         await self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                         "--locale=C", "--no-sync", "--no-instructions")

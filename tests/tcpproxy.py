@@ -14,7 +14,6 @@ request. ``target`` may be set after start-up (a proxy whose URL the target must
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from dataclasses import dataclass, field
 
@@ -64,7 +63,7 @@ class FaultProxy:
         self._changed = asyncio.Event()
         self._closing = False
 
-    async def __aenter__(self) -> "FaultProxy":
+    async def __aenter__(self) -> FaultProxy:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

@@ -211,7 +211,7 @@ async def test_resets_reconnect_with_backoff_and_resume_from_the_cursor(world: W
             failed = sp.feed.attempts - attempts
             assert sp.feed.retry_after == min(0.5 * 2 ** failed, 30)
             sp.feed.wake()
-            await sp.until(lambda: sp.feed.attempts - attempts > failed)
+            await sp.until(lambda failed=failed: sp.feed.attempts - attempts > failed)
         assert sp.feed.attempts - attempts >= 5 and sp.feed.retry_after >= 16
         assert sp.feed.connections == 1  # none of the reconnects got through
         await w.revoke(a)  # made during the outage
@@ -288,7 +288,9 @@ async def test_unknown_kids_cause_at_most_one_jwks_refetch_per_interval_on_a_slo
     async with protected_service(w, http_timeout=slow) as sp:
         good, other = await w.token(), await w.token()
         assert await sp.status(good) == 200
-        jwks = lambda: len(w.proxy.requested("/jwks.json"))  # noqa: E731
+        def jwks() -> int:
+            return len(w.proxy.requested("/jwks.json"))
+
         fetched = jwks()
 
         async def burst(count: int) -> list[int]:
@@ -331,7 +333,7 @@ async def test_unknown_kids_cause_at_most_one_jwks_refetch_per_interval_on_a_slo
                 await asyncio.sleep(0.01)
 
         await asyncio.wait_for(refetching(), BOUND)  # the one refetch is under way
-        status, _, _, elapsed = await sp.get(other)
+        status, _, _, _ = await sp.get(other)
         assert status == 200 and not waiting.done()  # answered while the unknown kids still wait
         answers = await waiting
         assert [a[0] for a in answers] == [401] * 5
@@ -348,7 +350,7 @@ async def test_an_sp_started_behind_a_blackhole_starts_answers_503_and_recovers(
     async with protected_service(w) as sp:
         assert time.monotonic() - started < BOUND + HTTP_TIMEOUT  # start-up did not hang on the AM
         assert sp.runtime.verifier is None
-        status, body, headers, elapsed = await sp.get(token)
+        status, _, headers, elapsed = await sp.get(token)
         assert status == 503 and int(headers["Retry-After"]) >= 1 and elapsed < BOUND
         async with w.http.get(sp.url + "photo") as r:
             assert r.status == 401  # no token: still the plain challenge
