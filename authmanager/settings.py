@@ -95,9 +95,10 @@ class Settings:
     #: An admin console session ends this long after sign-in, seconds.
     admin_session_ttl: int = 8 * 3600
     #: Request-head caps (aiohttp's parser limits, see ``serving.py``): the request line, bytes
-    #: (over it: ``414``); one header field, name and value, bytes, and the number of header
-    #: fields (over either: ``431``). A header field must hold ``Authorization: Bearer`` plus a
-    #: token of the 8 KiB the endpoints accept, so that an oversized token gets their ``400``.
+    #: (over it: ``414``); one header field, bytes (aiohttp's C parser counts the value, its
+    #: pure-Python one the whole line), and the number of header fields (over either: ``431``).
+    #: A header field must hold ``Authorization: Bearer`` plus a token of the 8 KiB the
+    #: endpoints accept, so that an oversized token gets their ``400``.
     max_request_line: int = 8190
     max_header_field: int = 16384
     max_headers: int = 100
