@@ -84,8 +84,9 @@ def am_table(res: am_rows.Results) -> tuple[list[Row], list[str]]:
     one, many = intro["introspect-one"], intro["introspect-many"]
     rows.append(("introspection, one AM process, one token repeated (as Hydra's figure) ³", _rate(one),
                  "≥ 8,000/s", _ok(one.best >= 8000)))
-    rows.append((f"introspection, one AM process, {res.distinct_tokens:,} distinct tokens in turn ³", _rate(many),
-                 "≥ 8,000/s", _ok(many.best >= 8000)))
+    repeats = many.best * plan.seconds / max(res.distinct_tokens, 1)
+    rows.append((f"introspection, one AM process, {res.distinct_tokens:,} distinct tokens in turn "
+                 f"(each ~{repeats:.1f}× a round) ³", _rate(many), "≥ 8,000/s", _ok(many.best >= 8000)))
     full = sq["ours-sqlite-1m"]
     ratio = full.best / ours.best
     rows.append((f"issuance with {prefill} tokens stored / empty database, SQLite ¹",
@@ -125,7 +126,9 @@ def am_table(res: am_rows.Results) -> tuple[list[Row], list[str]]:
         "² PostgreSQL 127.0.0.1:5432, a throw-away database per AM; the PostgreSQL server itself is not "
         "pinned (it shares both cores with the AM and wrk).",
         "³ RFC 7662 with HTTP Basic sph:sph_secret; every answer must be `\"active\": true`. The distinct "
-        "tokens are those the AM issued during its issuance warm-up, sent in turn.",
+        "tokens are all those the AM issued in its issuance runs of this table, sent in turn, each round "
+        "going on where the previous one stopped (so a round sees tokens the AM has not just been asked "
+        "about, unless it gets through all of them).",
         f"⁴ Authlib's AuthorizationServer (Flask integration), ClientCredentialsGrant, RFC 9068 "
         f"JWTBearerTokenGenerator signing ES256, tokens persisted by its SQLAlchemy mixins to SQLite (WAL, "
         f"synchronous=NORMAL, as the AM's), served by {server} pinned like the AM (bench/authlib_reference.py)"

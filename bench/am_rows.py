@@ -273,12 +273,13 @@ async def _measure(plan: Plan, results: Results, root: Path, signer: Signer) -> 
                 targets.append(OurTokenEndpoint(f"ours-{name}", am, await _register(am), signer, root))
             for variant, ref in zip(plan.authlib_servers, running[2:]):
                 targets.append(AuthlibTokenEndpoint(f"authlib {variant}", ref.base_url, ref.client, root))
-            capture = root / "tokens"
+            # every side keeps its tokens (the same client work for all); ours-sqlite's feed introspection
+            capture = {t.name: root / f"tokens-{t.name.replace(' ', '-')}" for t in targets}
             results.sqlite = await compare(targets, plan.load, rounds=plan.rounds, warmup=plan.warmup,
-                                           capture={"ours-sqlite": capture})
-            tokens = captured(capture, plan.load.threads)
+                                           capture=capture)
+            tokens = captured(capture["ours-sqlite"], plan.load.threads)
             if not tokens:
-                raise RuntimeError("the issuance warm-up captured no token to introspect")
+                raise RuntimeError("the issuance runs captured no token to introspect")
             results.distinct_tokens = len(tokens)
             sample = [tokens[0]] + random.sample(tokens, min(20, len(tokens)))
             await check_active(ams["sqlite"], sample)

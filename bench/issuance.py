@@ -184,14 +184,17 @@ async def one_run(series: Series, load: Load, *, warmup: bool = False, capture: 
 async def compare(targets: list[Target], load: Load, *, rounds: int, warmup: Load,
                   capture: dict[str, Path] | None = None, warm_first_only: bool = False) -> dict[str, Series]:
     """Warm every target up (or only the first, when they are one server), then measure them in
-    ``rounds`` interleaved rounds."""
+    ``rounds`` interleaved rounds. ``capture`` (target name → path) keeps the tokens a target
+    answered in every run (see :func:`bench.wrk.run`); give it to every side of a comparison, so
+    that wrk does the same work for each."""
     series = {t.name: Series(t) for t in targets}
+    capture = capture or {}
     for s in list(series.values())[:1] if warm_first_only else series.values():
-        s.warmup = await one_run(s, warmup, warmup=True, capture=(capture or {}).get(s.target.name))
+        s.warmup = await one_run(s, warmup, warmup=True, capture=capture.get(s.target.name))
         print(f"  warm-up {s.target.name}: {s.warmup.rps:.0f}/s", file=sys.stderr)
     for i in range(rounds):
         for s in series.values():
-            s.rounds.append(await one_run(s, load))
+            s.rounds.append(await one_run(s, load, capture=capture.get(s.target.name)))
             print(f"  round {i + 1} {s.target.name}: {s.rounds[-1].rps:.0f}/s", file=sys.stderr)
     for s in series.values():
         if s.best == 0:

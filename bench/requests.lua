@@ -10,7 +10,7 @@
 --               (the harness then discards the round: wrk's rate would be wrong).
 -- MODE "cycle": each thread sends its slice round and round (replays are harmless).
 -- CAPTURE, if given: each thread appends the access_token of every good answer to CAPTURE.<k>
--- (one per line), to be reused as real tokens by later measurements.
+-- (one per line, after those of earlier runs), to be reused as real tokens by later measurements.
 -- Every response must be 200 with a body matching the Lua PATTERN; others are counted and the
 -- first one is kept, and done() prints one line the harness parses:
 --   BENCH-RESULT sent=N responses=N bad_status=N bad_body=N exhausted=N by_thread=N,N,...
@@ -40,7 +40,7 @@ function init(args)
    requests, position, sent, responses, bad_status, bad_body, exhausted = {}, 0, 0, 0, 0, 0, 0
    first_error = nil
    if args[5] and args[5] ~= "" then
-      capture = assert(io.open(args[5] .. "." .. slice, "w"))
+      capture = assert(io.open(args[5] .. "." .. slice, "a"))
    end
    local file = assert(io.open(path, "r"))
    local lineno = 0
