@@ -19,7 +19,7 @@ from ..errors import UnauthorizedClient, UnsupportedTokenType, json_response
 from ..revocation import revoke_token
 from ..storage import tokens as token_repo
 from .forms import parse_form, read_body
-from .introspection import MAX_TOKEN, authenticate_realm, token_param
+from .introspection import authenticate_realm, token_param
 from .token import authenticate, request_view
 
 PATH = "/revoke"
@@ -43,7 +43,7 @@ async def handle(request: web.Request) -> web.Response:
         token = token_param(params)
         if params.get("token_type_hint") == "refresh_token":  # §2.2.1: this AM issues none
             raise UnsupportedTokenType("this server issues no refresh tokens")
-        row = None if len(token) > MAX_TOKEN else await token_repo.by_hash(session, digest(token))
+        row = await token_repo.by_hash(session, digest(token))
         if row is not None:
             if not owns(row):
                 raise UnauthorizedClient("the token was not issued to the caller")

@@ -133,11 +133,12 @@ async def _indieauth_revoke(ctx: Context, params: dict[str, str]) -> web.Respons
     token = params.get("token")
     if not token:
         raise InvalidRequest("token is required")
-    if len(token) <= MAX_TOKEN:
-        async with ctx.sessions.begin() as session:
-            row = await token_repo.by_hash(session, digest(token))
-            if row is not None:
-                await revoke_token(session, row, now=ctx.now(), actor=f"bearer:{row.client_id}")
+    if len(token) > MAX_TOKEN:  # refused unread (issue 7)
+        raise InvalidRequest("token too large")
+    async with ctx.sessions.begin() as session:
+        row = await token_repo.by_hash(session, digest(token))
+        if row is not None:
+            await revoke_token(session, row, now=ctx.now(), actor=f"bearer:{row.client_id}")
     return json_response({})
 
 
@@ -146,8 +147,12 @@ async def verify(request: web.Request) -> web.Response:
     ctx = context(request)
     scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
     token = token.strip()
+    if scheme.lower() == "bearer" and len(token) > MAX_TOKEN:  # refused unread (issue 7)
+        raise web.HTTPBadRequest(
+            text='{"error":"invalid_request","error_description":"token too large"}', content_type="application/json",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_request"', "Cache-Control": "no-store"})
     row = realm = None
-    if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN:
+    if scheme.lower() == "bearer" and token:
         row = await ctx.known.token(digest(token))
     if row is not None and not row.revoked and row.expires_at > ctx.now():
         realm = await ctx.known.realm_by_id(row.realm_id)
