@@ -162,7 +162,7 @@ class FeedSubscriber:
                 await self._listen()
                 log.info("revocation feed %s ended; reconnecting", self.url)
             except (aiohttp.ClientError, asyncio.TimeoutError, FeedRefused, ProtocolError) as exc:
-                log.warning("revocation feed %s: %s", self.url, exc or type(exc).__name__)
+                log.warning("revocation feed %s: %s", self.url, str(exc) or type(exc).__name__)
             except Exception:  # a bug must not end the subscription (staleness fails closed)
                 log.exception("revocation feed %s: unexpected error", self.url)
             finally:

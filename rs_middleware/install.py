@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from .config import DEFAULT_CACHE_SIZE, DEFAULT_MAX_STALENESS, Mode, ProtectServeConfig
+from .config import DEFAULT_CACHE_SIZE, DEFAULT_MAX_STALENESS, HTTP_TIMEOUT, Mode, ProtectServeConfig
 from .metadata import metadata_handler, metadata_path
 from .middleware import protectserve_middleware
 from .runtime import CONFIG_KEY, RUNTIME_KEY, ProtectServeRuntime
@@ -37,13 +37,15 @@ def protect(
     max_staleness: float = DEFAULT_MAX_STALENESS,
     feed: bool = True,
     monotonic: Callable[[], float] = time.monotonic,
+    http_timeout: float = HTTP_TIMEOUT,
 ) -> ProtectServeConfig:
     """Protect ``app`` (before it starts); returns the validated configuration.
 
     Handlers opt in with ``@requires(...)``.  ``scopes`` is what the metadata document lists
     as ``scopes_supported``.  ``cache_size``, ``max_staleness`` and ``feed`` tune the
     verified-token cache and the revocation feed (docs/protocol.md §11); ``now`` and
-    ``monotonic`` are the token and staleness clocks (injectable for tests).
+    ``monotonic`` are the token and staleness clocks (injectable for tests); ``http_timeout``
+    bounds each call to the AM (metadata, JWKS, introspection), seconds.
     """
     if CONFIG_KEY in app:
         raise RuntimeError("protect() was already called for this application")
@@ -52,7 +54,7 @@ def protect(
         sph=sph, sph_secret=sph_secret, scopes=tuple(scopes), resource_name=resource_name,
         mode=mode, leeway=leeway, jwks_refetch_interval=jwks_refetch_interval,
         algorithms=tuple(algorithms), now=now, cache_size=cache_size,
-        max_staleness=max_staleness, feed=feed, monotonic=monotonic,
+        max_staleness=max_staleness, feed=feed, monotonic=monotonic, http_timeout=http_timeout,
     )
     runtime = ProtectServeRuntime(config)
     app[CONFIG_KEY] = config

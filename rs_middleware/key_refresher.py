@@ -50,7 +50,7 @@ class KeyRefresher:
             try:
                 await self._refresh()
             except (AMUnavailable, TimeoutError) as exc:
-                log.warning("JWKS refetch after keys_changed failed: %s", exc or type(exc).__name__)
+                log.warning("JWKS refetch after keys_changed failed: %s", str(exc) or type(exc).__name__)
                 self._dirty.set()  # try again after the (growing) pause
                 delay = min(delay * 2, MAX_RETRY_DELAY)
             else:

@@ -176,7 +176,7 @@ def protectserve_middleware(
             log.info("refused token for %s %s: %s", request.method, request.path, exc.description)
             raise unauthorized(config, exc.description) from None
         except (AMUnavailable, TimeoutError) as exc:
-            log.warning("cannot verify token now: %s", exc or type(exc).__name__)
+            log.warning("cannot verify token now: %s", str(exc) or type(exc).__name__)
             raise unavailable(getattr(exc, "retry_after", None) or state.retry_after) from None
         granted = set(str(claims.get("scope", "")).split())
         if not set(needed) <= granted:

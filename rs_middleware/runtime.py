@@ -122,7 +122,7 @@ class ProtectServeRuntime:
         except (AMUnavailable, TimeoutError) as exc:
             log.warning(
                 "authorization manager %s not usable yet (%s); retrying in %.1f s",
-                self.config.authorization_manager, exc or type(exc).__name__, self._delay,
+                self.config.authorization_manager, str(exc) or type(exc).__name__, self._delay,
             )
             return False
         self._ready.set()

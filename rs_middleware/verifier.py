@@ -191,7 +191,7 @@ class JWKSVerifier:
         try:
             await self.refresh()
         except (AMUnavailable, TimeoutError) as exc:
-            log.warning("JWKS refetch for an unknown kid failed: %s", exc or type(exc).__name__)
+            log.warning("JWKS refetch for an unknown kid failed: %s", str(exc) or type(exc).__name__)
             return False
         return True
 

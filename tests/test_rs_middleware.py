@@ -627,3 +627,11 @@ def test_example_cli_arguments() -> None:
                        "--realm", "photos", "--sph", "x", "--sph-secret", "y",
                        "--resource", "http://127.0.0.1:8080/", "--introspection"])
     assert (args.host, args.port, args.introspection, args.sph_secret) == ("127.0.0.1", 8080, True, "y")
+
+
+def test_protect_takes_the_http_timeout_and_validates_it() -> None:
+    common = dict(realm="photos", resource=RESOURCE, authorization_manager="http://127.0.0.1:1", sph=SPH,
+                  sph_secret=SPH_SECRET)
+    assert protect(web.Application(), **common, http_timeout=0.3).http_timeout == 0.3
+    with pytest.raises(ValueError):
+        protect(web.Application(), **common, http_timeout=0)
