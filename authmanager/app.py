@@ -62,7 +62,10 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         raise to_http(PayloadTooLarge("request body too large")) from None
     except web.HTTPException:
         raise
-    except UNAVAILABLE:
+    except UNAVAILABLE as exc:
+        if isinstance(exc, ConnectionError) and (request.transport is None or request.transport.is_closing()):
+            # The client went away while we read its body: nothing to answer, nothing wrong here.
+            raise web.HTTPBadRequest(text='{"error":"invalid_request"}', content_type="application/json") from None
         log.exception("database unavailable")
         raise to_http(TemporarilyUnavailable("the database is unavailable")) from None
     except Exception:

@@ -45,3 +45,29 @@ async def test_unreachable_database_is_503(sqlite_am, dead_url):
         # the same signed request succeeds once the database is back: nothing was half-stored
         async with http.post(am.url("/token"), data=body, headers=headers) as r:
             assert r.status == 200
+
+
+async def test_a_client_gone_mid_body_is_not_a_database_outage(caplog):
+    """A client that disconnects before sending its whole body (wrk ending a run does) makes the
+    body read raise ConnectionResetError; that is not the database, and is not logged as such."""
+    import logging
+    from unittest import mock
+
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from authmanager.app import error_middleware
+
+    async def reading(request):
+        raise ConnectionResetError("Connection lost")
+
+    gone = mock.Mock(is_closing=lambda: True)
+    with caplog.at_level(logging.ERROR, logger="authmanager"):
+        with pytest.raises(web.HTTPBadRequest):
+            await error_middleware(make_mocked_request("POST", "/token", transport=gone), reading)
+        assert caplog.text == ""
+        # the same error with the client still there is the database's (asyncpg, a socket): 503
+        with pytest.raises(web.HTTPServiceUnavailable):
+            await error_middleware(make_mocked_request("POST", "/token", transport=mock.Mock(is_closing=lambda: False)),
+                                   reading)
+        assert "database unavailable" in caplog.text
