@@ -121,7 +121,7 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
             terms = Terms(issuer=settings.issuer, default_ttl=settings.token_ttl, request_ttl=settings.request_ttl,
                           poll_interval=settings.poll_interval)
             issuance = IssuanceQueue(lambda: app[CONTEXT].transact, terms=terms, keyring=lambda: app[CONTEXT].keyring,
-                                     now=lambda: int(settings.now()))
+                                     known=lambda: app[CONTEXT].known, now=lambda: int(settings.now()))
             app[CONTEXT] = Context(settings=settings, engine=engine, sessions=sessions, box=box, keyring=keyring,
                                    feed=hub, limiter=limiter, consumer_keys=ConsumerKeys(sessions, box),
                                    transact=Transactor(engine, timeout=settings.db_timeout), issuance=issuance,

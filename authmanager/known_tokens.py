@@ -14,6 +14,9 @@ Both hold only facts that never change or that are withdrawn through the revocat
 * Expiry is checked on every answer against the injected clock, so nothing expired is ever
   reported active.
 
+Tokens this process issues are remembered as soon as their transaction commits (the token
+endpoint's group commit), so introspecting them needs no read at all.
+
 A lookup that raced with a revocation (read the row before the revocation committed, and would
 remember it after the event was applied) is not remembered: every applied event bumps a
 generation counter, and a row is kept only if the generation did not move during its lookup.
@@ -104,6 +107,18 @@ class KnownTokens:
         if generation == self.generation and not entry.revoked:
             self._remember(token_hash, entry)
         return entry
+
+    def issued(self, rows: Iterable[dict[str, Any]], *, since: int) -> None:
+        """Remember tokens this process has just issued (``access_tokens`` rows, committed), unless
+        a revocation was applied since ``since`` (the generation read before their transaction):
+        it may concern them, and their first lookup will read the database instead."""
+        if since != self.generation:
+            return
+        for row in rows:
+            self._remember(row["token_hash"], TokenEntry(jti=row["jti"], client_id=row["client_id"],
+                                                         realm_id=row["realm_id"], scope=row["scope"],
+                                                         issued_at=row["issued_at"],
+                                                         expires_at=row["expires_at"]))
 
     def _remember(self, token_hash: str, entry: TokenEntry) -> None:
         self._tokens[token_hash] = entry

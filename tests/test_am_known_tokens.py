@@ -118,3 +118,19 @@ async def test_a_row_read_while_a_revocation_was_applied_is_not_remembered():
     known._sessions = _RacingSessions(row, lambda: None)
     await known.token("hash-1")
     assert len(known) == 1
+
+
+async def test_tokens_issued_here_are_known_without_a_lookup_unless_a_revocation_came_between(world):
+    am, realm, client, token, http = world
+    assert len(am.ctx.known) == 1  # remembered at issuance, before any lookup
+    assert (await am.ctx.known.token(digest(token))).client_id == client["client_id"]
+    row = {"jti": "j2", "token_hash": "h2", "client_id": "ck", "realm_id": 1, "scope": "read", "issued_at": 1,
+           "expires_at": 2}
+    since = am.ctx.known.generation
+
+    class Event:
+        kind, jti, client_id, issued_before = "client_revoked", None, "ck", 10
+
+    am.ctx.known.apply([Event()])  # applied while the batch was in its transaction
+    am.ctx.known.issued([row], since=since)
+    assert len(am.ctx.known) == 1

@@ -40,6 +40,7 @@ from .. import audit
 from ..consumer_keys import ConsumerKey
 from ..errors import InvalidClient, InvalidRequest, OAuthError, RequestDenied, RequestSubmitted, TemporarilyUnavailable
 from ..keyring import KeyRing
+from ..known_tokens import KnownTokens
 from ..storage import issuance as store
 from ..storage.db import UNAVAILABLE
 from ..storage.transact import Transactor
@@ -89,9 +90,10 @@ class IssuanceQueue:
     """Collects verified requests and decides them in batches of at most ``max_batch``."""
 
     def __init__(self, transact: Callable[[], Transactor], *, terms: Terms, keyring: Callable[[], KeyRing],
-                 now: Callable[[], int], max_batch: int = 256):
-        """``transact`` and ``keyring`` are read at each batch (the AM's current ones)."""
+                 known: Callable[[], KnownTokens], now: Callable[[], int], max_batch: int = 256):
+        """``transact``, ``keyring`` and ``known`` are read at each batch (the AM's current ones)."""
         self._transact, self._terms, self._keyring, self._now = transact, terms, keyring, now
+        self._known = known
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -149,14 +151,18 @@ class IssuanceQueue:
         return batch
 
     async def _decide(self, batch: list[Pending]) -> None:
-        results = await self._transact()(self._decide_in_transaction, batch, self._now(), self._keyring())
+        known = self._known()
+        since = known.generation
+        results, tokens = await self._transact()(self._decide_in_transaction, batch, self._now(), self._keyring())
+        known.issued(tokens, since=since)  # committed: introspection need not read them back
         for item in batch:
             item.settle(results[item])
 
-    def _decide_in_transaction(self, conn: Connection, batch: list[Pending], now: int,
-                               keyring: KeyRing) -> dict[Pending, TokenResponse | OAuthError]:
+    def _decide_in_transaction(self, conn: Connection, batch: list[Pending], now: int, keyring: KeyRing
+                               ) -> tuple[dict[Pending, TokenResponse | OAuthError], list[dict[str, Any]]]:
         """The whole batch, synchronously, in the transaction ``conn`` is in (see
-        :mod:`authmanager.storage.transact`); the answer to give each request once it commits."""
+        :mod:`authmanager.storage.transact`): the answer to give each request once it commits,
+        and the rows of the tokens issued."""
         terms = self._terms
         keys = {item.key.client_id for item in batch} | {item.key.parent_id for item in batch if item.key.parent_id}
         reads = store.read(conn, sphs={item.request.sph for item in batch}, client_ids=keys)
@@ -209,7 +215,7 @@ class IssuanceQueue:
         store.add_requests(conn, requests)
         store.mark_used(conn, used, now)
         audit.write_rows(conn, audit_rows)
-        return results
+        return results, tokens
 
     def _judge(self, item: Pending, reads: store.BatchReads, now: int,
                memo: dict[tuple[Any, ...], Any]) -> tuple[Any, Any]:
