@@ -122,7 +122,8 @@ def am_table(res: am_rows.Results) -> tuple[list[Row], list[str]]:
         "interleaved; every answer checked (200 and the expected body). Each token request to the AM is "
         "a client-credentials request with its own RFC 9421 signature and nonce, pre-signed before the "
         "clock starts and sent once; the AM verifies the signature, stores the nonce, evaluates the "
-        "realm's policy, persists the token and signs an ES256 JWT.",
+        "realm's policy, persists the token and signs an ES256 JWT. Neither the AM nor the Authlib reference "
+        "writes an access-log line per request (`AUTHMANAGER_ACCESS_LOG=0`; gunicorn's default).",
         "² PostgreSQL 127.0.0.1:5432, a throw-away database per AM; the PostgreSQL server itself is not "
         "pinned (it shares both cores with the AM and wrk).",
         "³ RFC 7662 with HTTP Basic sph:sph_secret; every answer must be `\"active\": true`. The distinct "

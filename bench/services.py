@@ -25,8 +25,13 @@ UNLIMITED = {"AUTHMANAGER_TOKEN_LIMIT_PER_IP": "1000000/second", "AUTHMANAGER_TO
              "AUTHMANAGER_INTROSPECTION_MISS_LIMIT": "1000000/second"}
 
 
+#: No access-log line per request, like gunicorn's default for the Authlib reference: the rows
+#: compare the servers' work, not their logging (docs/performance.md says what the line costs).
+QUIET = {"AUTHMANAGER_ACCESS_LOG": "0"}
+
+
 def am_env(workdir: Path, database_url: str | None = None) -> dict[str, str]:
-    return {**os.environ, **UNLIMITED,
+    return {**os.environ, **UNLIMITED, **QUIET,
             "AUTHMANAGER_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/am.db",
             "AUTHMANAGER_KEY_FILE": str(workdir / "am.key")}
 
