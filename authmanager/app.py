@@ -109,7 +109,7 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
             async def reload_keys() -> None:
                 app[CONTEXT].keyring = await KeyRing.load(sessions, box, now=int(settings.now()))
 
-            known = KnownTokens(sessions)
+            known = KnownTokens(sessions, following=lambda: hub.following(4 * settings.feed_poll_interval))
             sessions.configure(info={ON_COMMIT: known.apply})  # this process's revocations, at commit
             hub = FeedHub(sessions, poll_interval=settings.feed_poll_interval, on_keys_changed=reload_keys,
                           on_events=known.apply)

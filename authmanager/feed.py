@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -57,11 +59,20 @@ class FeedHub:
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self.cursor = 0
+        #: When (``time.monotonic``) the last successful read of the log began: every event
+        #: committed before then has been seen.
+        self.read_at = -math.inf
 
     async def start(self) -> None:
+        started = time.monotonic()
         async with self._sessions() as session:
             self.cursor = await event_repo.latest_id(session)
+        self.read_at = started
         self._task = asyncio.create_task(self._run(), name="protectserve-feed-poller")
+
+    def following(self, within: float) -> bool:
+        """Whether this process has read the whole log at most ``within`` seconds ago."""
+        return time.monotonic() - self.read_at <= within
 
     async def close(self) -> None:
         for sub in list(self._subs):
@@ -85,8 +96,14 @@ class FeedHub:
             sub.queue.put_nowait(None)
 
     async def poll_once(self) -> int:
+        started = time.monotonic()
+        rows: list[RevocationEvent] = []
         async with self._sessions() as session:
-            rows = await event_repo.after(session, cursor=self.cursor)
+            while True:  # all of it, a page at a time
+                page = await event_repo.after(session, cursor=rows[-1].id if rows else self.cursor)
+                rows += page
+                if len(page) < event_repo.PAGE:
+                    break
         if any(row.kind == "keys_changed" for row in rows):
             await self._on_keys_changed()  # this process signs with the new ring before SPs hear of it
         self._on_events(rows)
@@ -100,6 +117,7 @@ class FeedHub:
                     except asyncio.QueueFull:  # a stalled reader: drop it; it resumes from its cursor
                         log.warning("feed subscriber too slow; disconnecting it")
                         self._end(sub)
+        self.read_at = started
         return len(rows)
 
     async def _run(self) -> None:

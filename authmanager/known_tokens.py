@@ -13,6 +13,9 @@ Both hold only facts that never change or that are withdrawn through the revocat
   ``feed_poll_interval`` (0.2 s by default): the same bound resource servers get from the feed.
 * Expiry is checked on every answer against the injected clock, so nothing expired is ever
   reported active.
+* Remembered tokens are used only while the feed poller keeps up: its last complete read of the
+  log began at most ``4 × feed_poll_interval`` ago. When it cannot read (the database is down),
+  lookups go to the database again — and fail as it does, with a 503.
 
 Tokens this process issues are remembered as soon as their transaction commits (the token
 endpoint's group commit), so introspecting them needs no read at all.
@@ -27,7 +30,7 @@ No aiohttp here.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +67,12 @@ _TOKEN = select(AccessToken.jti, AccessToken.client_id, AccessToken.realm_id, Ac
 
 
 class KnownTokens:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, size: int = 100_000):
-        self._sessions, self._size = sessions, size
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, size: int = 100_000,
+                 following: Callable[[], bool] = lambda: True):
+        """``following()`` says whether this process is keeping up with the revocation log (its
+        feed poller read all of it recently); while it is not — the database is unreachable, say
+        — remembered tokens are not used and every lookup reads the database."""
+        self._sessions, self._size, self._following = sessions, size, following
         self._realms: dict[str, RealmEntry] = {}
         self._realm_ids: dict[int, RealmEntry] = {}
         self._tokens: OrderedDict[str, TokenEntry] = OrderedDict()
@@ -95,7 +102,7 @@ class KnownTokens:
     async def token(self, token_hash: str) -> TokenEntry | None:
         """The token's row if it was ever issued (expiry and ``revoked`` are the caller's to check)."""
         entry = self._tokens.get(token_hash)
-        if entry is not None:
+        if entry is not None and self._following():
             self._tokens.move_to_end(token_hash)
             return entry
         generation = self.generation

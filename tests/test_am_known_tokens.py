@@ -134,3 +134,25 @@ async def test_tokens_issued_here_are_known_without_a_lookup_unless_a_revocation
     am.ctx.known.apply([Event()])  # applied while the batch was in its transaction
     am.ctx.known.issued([row], since=since)
     assert len(am.ctx.known) == 1
+
+
+async def test_remembered_tokens_are_not_used_while_the_feed_poller_is_behind():
+    row = ("jti-1", "ck", 1, "read", 100, 10_000, False)
+    reads = []
+    keeping_up = [True]
+    known = KnownTokens(None, following=lambda: keeping_up[0])
+    known._sessions = _RacingSessions(row, lambda: reads.append(1))
+    await known.token("hash-1")
+    await known.token("hash-1")
+    assert len(reads) == 1  # remembered
+    keeping_up[0] = False  # e.g. the database is down: the poller cannot read the log
+    await known.token("hash-1")
+    assert len(reads) == 2  # asked the database (which would have answered 503)
+
+
+async def test_the_feed_poller_reports_whether_it_keeps_up(am):
+    assert am.ctx.feed.following(1.0)
+    am.ctx.feed.read_at -= 10  # as if the last good read were ten seconds ago
+    assert not am.ctx.feed.following(1.0)
+    await am.ctx.feed.poll_once()
+    assert am.ctx.feed.following(1.0)

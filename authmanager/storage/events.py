@@ -58,8 +58,12 @@ def _for_realm(realm_id: int):  # type: ignore[no-untyped-def]
     return or_(RevocationEvent.realm_id == realm_id, RevocationEvent.realm_id.is_(None))
 
 
+#: Events read at a time.
+PAGE = 1000
+
+
 async def after(session: AsyncSession, *, cursor: int, realm_id: int | None = None,
-                limit: int = 1000) -> list[RevocationEvent]:
+                limit: int = PAGE) -> list[RevocationEvent]:
     stmt = select(RevocationEvent).where(RevocationEvent.id > cursor)
     if realm_id is not None:
         stmt = stmt.where(_for_realm(realm_id))
