@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from . import RequestView, SecretLookup
 
 REQUIRED_COMPONENTS = ("@method", "@target-uri", "content-digest")
+_REQUIRED_KEYS = frozenset(f'"{name}"' for name in REQUIRED_COMPONENTS)
 METHOD = "http_message_signature_hmac_sha256"
 
 
@@ -84,9 +85,12 @@ async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple
         raise InvalidClient("unknown consumer key")
     verifier = _Verifier(signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_OneKey(key_id, secret))
     try:
-        verifier.verify(
-            _Message(request), max_age=None, require_components=REQUIRED_COMPONENTS, body=request.body
-        )
+        (result,) = verifier.verify(_Message(request), max_age=None, body=request.body)
     except HTTPMessageSignaturesException as exc:
         raise InvalidClient(f"signature rejected: {exc}") from exc
+    # The coverage check the library leaves to the caller ("check returned coverage ... before
+    # trusting message data"), on its own serialisation of the covered components: exactly the
+    # required identifiers, unparameterised, or the request is refused.
+    if not _REQUIRED_KEYS <= result.covered_components.keys():
+        raise InvalidClient("the signature does not cover @method, @target-uri and content-digest")
     return key_id, nonce, created, METHOD
