@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..errors import NotFound
 from ..storage import access_requests as request_repo
 from ..storage import grants as grant_repo
 from ..storage import realms as realm_repo
 from ..storage.models import AccessToken, Policy, Realm
 from .auth import Principal
-from .errors import AccessDenied, Unknown
+from .errors import AccessDenied
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -32,14 +33,14 @@ async def realm(sessions: Sessions, admin: Principal, name: str) -> Realm:
     async with sessions() as session:
         row = await realm_repo.by_name(session, name) if len(name) <= 100 else None
     if row is None:
-        raise Unknown(f"no realm named {name!r}")
+        raise NotFound(f"no realm named {name!r}")
     check(admin, row.id)
     return row
 
 
 async def _realm_of(sessions: Sessions, admin: Principal, kind: str, ident: object, realm_id: int | None) -> int:
     if realm_id is None:
-        raise Unknown(f"no {kind} {ident}")
+        raise NotFound(f"no {kind} {ident}")
     check(admin, realm_id)
     return realm_id
 
@@ -71,5 +72,5 @@ async def token(sessions: Sessions, admin: Principal, jti: str) -> int:
 def int_id(text: str) -> int:
     """A path id; anything but a small positive integer is simply unknown."""
     if not text.isdigit() or len(text) > 12:
-        raise Unknown(f"no such object {text[:40]!r}")
+        raise NotFound(f"no such object {text[:40]!r}")
     return int(text)

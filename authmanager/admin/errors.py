@@ -26,11 +26,6 @@ class AccessDenied(OAuthError):
     status_code = 403
 
 
-class Unknown(OAuthError):
-    error = "not_found"
-    status_code = 404
-
-
 class CsrfRefused(OAuthError):
     """A state-changing form without the session's CSRF token, or from another origin."""
 

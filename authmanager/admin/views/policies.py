@@ -10,7 +10,7 @@ from aiohttp import web
 from ...policy_admin import add_policy, list_policies, move_policy, remove_policy, update_policy
 from ...realm_admin import list_realms
 from .. import access
-from ..errors import Unknown
+from ...errors import NotFound
 from ..render import act, form_int, page
 from ..state import am, principal
 
@@ -31,7 +31,7 @@ async def _policy_in_realm(request: web.Request) -> tuple[Any, int]:
     realm = await access.realm(ctx.sessions, admin, request.match_info["realm"])
     policy_id = access.int_id(request.match_info["id"])
     if await access.policy(ctx.sessions, admin, policy_id) != realm.id:
-        raise Unknown(f"realm {realm.name} has no policy {policy_id}")
+        raise NotFound(f"realm {realm.name} has no policy {policy_id}")
     return realm, policy_id
 
 
