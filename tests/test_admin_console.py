@@ -141,6 +141,9 @@ async def test_csrf_token_and_origin_are_required_on_every_post(console):
     refused = await browser.post("/admin/realms", form, headers={"Origin": "http://127.0.0.1:1"})
     assert refused.status == 403
     assert (await browser.post("/admin/realms", form, headers={"Referer": "http://evil.example/x"})).status == 403
+    # a rebinding attacker's page: its Origin and the Host it sends agree, but are not the issuer's
+    rebound = {"Origin": "http://evil.example", "Host": "evil.example"}
+    assert (await browser.post("/admin/realms", form, headers=rebound)).status == 403
     assert (await browser.post("/admin/logout", csrf=False)).status == 403
     assert await _count(am, Realm) == 0 and await _count(am, AdminSession) == 1
     assert (await browser.post("/admin/realms", form, headers={"Origin": am.url("")})).status == 200

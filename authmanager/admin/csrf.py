@@ -25,12 +25,13 @@ def _origin(url: str) -> str:
 
 
 def _same_origin(request: web.Request) -> bool:
-    allowed = {_origin(am(request).settings.issuer), f"{request.scheme}://{request.host}".lower()}
+    """The AM's origin is its configured issuer's, never one taken from the request's Host."""
+    allowed = _origin(am(request).settings.issuer)
     origin = request.headers.get(hdrs.ORIGIN)
     if origin is not None:
-        return origin.lower() in allowed
+        return origin.lower() == allowed
     referer = request.headers.get(hdrs.REFERER)
-    return referer is None or _origin(referer) in allowed
+    return referer is None or _origin(referer) == allowed
 
 
 def csrf_middleware():  # type: ignore[no-untyped-def]
