@@ -125,3 +125,35 @@ async def test_issuance_is_audited_without_the_token(world):
         row = await session.scalar(select(AuditEvent).where(AuditEvent.action == "token.issue"))
     assert row.actor == f"consumer:{client['client_id']}" and row.detail["scope"] == "read"
     assert body["access_token"] not in repr((row.target, row.detail))
+
+
+async def test_a_batch_in_flight_at_shutdown_is_answered_not_left_hanging(world):
+    import asyncio
+
+    from authmanager.errors import TemporarilyUnavailable
+    from authmanager.grants import client_credentials
+
+    am, realm, http = world
+    client = await register(http, am)
+    key = await am.ctx.consumer_keys.get(client["client_id"])
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    class Stalling:
+        async def __call__(self, fn, *args):
+            entered.set()
+            await release.wait()  # the transaction never gets to run
+
+        async def close(self):
+            pass
+
+    inner, am.ctx.transact = am.ctx.transact, Stalling()
+    try:
+        waiting = asyncio.create_task(am.ctx.issuance.issue(
+            key, client_credentials.Request(sph=realm.sph, scopes=frozenset({"read"})), nonce="n1",
+            nonce_expires_at=int(am.clock()) + 600))
+        await entered.wait()
+        await am.ctx.issuance.close()
+        with pytest.raises(TemporarilyUnavailable):
+            await asyncio.wait_for(waiting, 5)
+    finally:
+        am.ctx.transact = inner

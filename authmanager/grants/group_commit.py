@@ -123,6 +123,10 @@ class IssuanceQueue:
             batch = await self._gather()
             try:
                 await self._decide(batch)
+            except asyncio.CancelledError:  # shutting down with a batch in flight: answer it
+                for item in batch:
+                    item.settle(TemporarilyUnavailable("the AM is shutting down"))
+                raise
             except UNAVAILABLE:
                 log.exception("database unavailable during token issuance")
                 for item in batch:
