@@ -22,10 +22,11 @@ def make_engine(url: str, *, timeout: float = 30.0, **kwargs: Any) -> AsyncEngin
     """Create the engine.
 
     On SQLite: WAL, foreign keys, ``BEGIN IMMEDIATE`` (a writer takes the lock up front instead of
-    failing with SQLITE_BUSY half-way), and ONE pooled connection per process: SQLite has a single
-    writer anyway, and several connections of one process would contend for its lock inside
+    failing with SQLITE_BUSY half-way), and ONE pooled connection for the engine: SQLite has a
+    single writer anyway, and several connections of one process would contend for its lock inside
     SQLite's sleeping busy handler instead of queueing in the pool (measured: 17 % more issuance).
-    The busy timeout still covers other processes (``serve --workers`` or the CLI).
+    The token endpoint's group commit has a second connection of its own (``transact.py``); the
+    busy timeout covers it and other processes (``serve --workers`` or the CLI).
 
     ``timeout`` bounds every wait for the database (SQLite's lock, the pool, PostgreSQL's connect
     and commands), so an unavailable database becomes a 503 within that time, not a hang."""
