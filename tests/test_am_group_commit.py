@@ -15,13 +15,16 @@ from signers import sign_9421, token_form
 
 
 class CountingTransactor:
-    """Wraps the AM's transactor to record how many requests each batch carried."""
+    """Wraps the AM's transactor to record how many requests each batch carried; the first batch
+    is held until ``release`` is set, so that what arrives meanwhile must share the next one."""
 
     def __init__(self, inner):
-        self.inner, self.sizes = inner, []
+        self.inner, self.sizes, self.release = inner, [], asyncio.Event()
 
     async def __call__(self, fn, batch, *args):
         self.sizes.append(len(batch))
+        if len(self.sizes) == 1:
+            await self.release.wait()
         return await self.inner(fn, batch, *args)
 
     async def close(self):
@@ -44,7 +47,6 @@ async def audit_actions(am):
 
 async def test_concurrent_mixed_requests_share_batches_and_each_gets_its_own_answer(world):
     am, realm, http = world
-    counting = am.ctx.transact = CountingTransactor(am.ctx.transact)
     await am.add_policy("photos", "ask", ["write"])
     await am.add_policy("photos", "deny", ["admin"])
     good = [await register(http, am, f"good {i}") for i in range(12)]
@@ -66,7 +68,14 @@ async def test_concurrent_mixed_requests_share_batches_and_each_gets_its_own_ans
             + [request_token(http, am, good[4], realm.sph, "delete")]                # not a scope of the realm
             + [request_token(http, am, revoked, realm.sph, "read")]                  # a revoked key
             + [copy_of_one_request() for _ in range(5)])                             # one nonce, five copies
-    answers = await asyncio.gather(*jobs)
+    counting = am.ctx.transact = CountingTransactor(am.ctx.transact)
+    running = asyncio.gather(*jobs)
+    deadline = asyncio.get_running_loop().time() + 10
+    while not counting.sizes or counting.sizes[0] + am.ctx.issuance.waiting < len(jobs):  # all queued
+        assert asyncio.get_running_loop().time() < deadline, am.ctx.issuance.waiting
+        await asyncio.sleep(0.01)  # polling a condition, bounded by the deadline
+    counting.release.set()
+    answers = await running
     statuses = [a[0] for a in answers]
     assert statuses[:11] == [200] * 11
     assert answers[11][0] == 403 and answers[11][1]["error"] == "request_denied"
@@ -75,7 +84,7 @@ async def test_concurrent_mixed_requests_share_batches_and_each_gets_its_own_ans
     assert answers[14][0] == 400 and answers[14][1]["error"] == "invalid_scope"
     assert answers[15][0] == 401 and answers[15][1]["error"] == "invalid_client"
     assert sorted(statuses[16:]) == [200] + [401] * 4
-    assert max(counting.sizes) > 1, "concurrent requests should have shared a transaction"
+    assert len(counting.sizes) == 2 and sum(counting.sizes) == len(jobs), "what queued meanwhile shares one"
     after = await counts(am)
     assert after["access_tokens"] - before["access_tokens"] == 12
     assert after["nonces"] - before["nonces"] == 13  # 12 tokens and the request put to the owner

@@ -101,6 +101,11 @@ class IssuanceQueue:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="protectserve-issuance")
 
+    @property
+    def waiting(self) -> int:
+        """Requests queued for the next batch."""
+        return self._queue.qsize()
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
