@@ -58,7 +58,7 @@ async def test_a_revocation_made_elsewhere_applies_when_the_feed_poller_reads_it
             await revoke_consumer_key(sessions, client["client_id"], now=int(am.clock()))
     finally:
         await engine.dispose()
-    assert await am.ctx.feed.poll_once() >= 1  # what every AM process does every feed_poll_interval
+    await am.ctx.feed.poll_once()  # what every AM process does every feed_poll_interval (unless it just did)
     assert len(am.ctx.known) == 0
     assert await introspect(http, am, realm, token) is False and await verify(http, am, token) == 401
 
