@@ -46,9 +46,6 @@ class ConsumerKeys:
         self._sessions, self._box, self._size = sessions, box, size
         self._entries: OrderedDict[str, ConsumerKey] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     async def get(self, client_id: str) -> ConsumerKey | None:
         """The key, or None if no such key was ever issued or it is already revoked."""
         key = self._entries.get(client_id)
@@ -70,7 +67,3 @@ class ConsumerKeys:
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
         return key
-
-    def forget(self, client_id: str) -> None:
-        """Drop an entry (a key this process revoked or deleted); only saves memory."""
-        self._entries.pop(client_id, None)
