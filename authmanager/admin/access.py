@@ -38,7 +38,8 @@ async def realm(sessions: Sessions, admin: Principal, name: str) -> Realm:
     return row
 
 
-async def _realm_of(sessions: Sessions, admin: Principal, kind: str, ident: object, realm_id: int | None) -> int:
+def _realm_of(admin: Principal, kind: str, ident: object, realm_id: int | None) -> int:
+    """The realm of a looked-up object (None: no such object, 404), if ``admin`` may touch it."""
     if realm_id is None:
         raise NotFound(f"no {kind} {ident}")
     check(admin, realm_id)
@@ -48,25 +49,25 @@ async def _realm_of(sessions: Sessions, admin: Principal, kind: str, ident: obje
 async def policy(sessions: Sessions, admin: Principal, policy_id: int) -> int:
     async with sessions() as session:
         row = await session.get(Policy, policy_id)
-    return await _realm_of(sessions, admin, "policy", policy_id, row and row.realm_id)
+    return _realm_of(admin, "policy", policy_id, row and row.realm_id)
 
 
 async def request(sessions: Sessions, admin: Principal, request_id: int) -> int:
     async with sessions() as session:
         row = await request_repo.get(session, request_id)
-    return await _realm_of(sessions, admin, "request", request_id, row and row.realm_id)
+    return _realm_of(admin, "request", request_id, row and row.realm_id)
 
 
 async def grant(sessions: Sessions, admin: Principal, grant_id: int) -> int:
     async with sessions() as session:
         row = await grant_repo.get(session, grant_id)
-    return await _realm_of(sessions, admin, "grant", grant_id, row and row.realm_id)
+    return _realm_of(admin, "grant", grant_id, row and row.realm_id)
 
 
 async def token(sessions: Sessions, admin: Principal, jti: str) -> int:
     async with sessions() as session:
         row = await session.get(AccessToken, jti) if len(jti) <= 64 else None
-    return await _realm_of(sessions, admin, "token", jti, row and row.realm_id)
+    return _realm_of(admin, "token", jti, row and row.realm_id)
 
 
 def int_id(text: str) -> int:
