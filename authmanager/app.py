@@ -10,7 +10,6 @@ from typing import AsyncIterator
 from aiohttp import web
 from sqlalchemy import text
 
-from .consumer_keys import ConsumerKeys
 from .admin import setup_admin
 from .context import CONTEXT, Context
 from .endpoints import (
@@ -32,12 +31,13 @@ from .errors import (
     json_response,
     to_http,
 )
-from .feed import FeedHub
 from .grants.group_commit import IssuanceQueue, Terms
-from .keyring import KeyRing
-from .known_tokens import KnownTokens
-from .purge import run_forever as purge_forever
-from .ratelimit import RateLimiter
+from .runtime.consumer_keys import ConsumerKeys
+from .runtime.feed import FeedHub
+from .runtime.keyring import KeyRing
+from .runtime.known_tokens import KnownTokens
+from .runtime.purge import run_forever as purge_forever
+from .runtime.ratelimit import RateLimiter
 from .secretbox import SecretBox
 from .serving import header_caps
 from .settings import Settings

@@ -125,7 +125,7 @@ def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> N
 @click.option("--signature", type=click.Choice(["rfc9421", "rfc5849"]), default="rfc9421", show_default=True)
 def demo(trace_file: Path | None, signature: str) -> None:
     """Run the AM, the example service and a consumer in one process and walk the handshake."""
-    from .demo import run_demo
+    from .demo.run import run_demo
 
     raise SystemExit(asyncio.run(run_demo(trace_file=trace_file, signature=signature)))
 

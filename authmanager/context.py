@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .consumer_keys import ConsumerKeys
-from .feed import FeedHub
 from .grants.group_commit import IssuanceQueue
-from .keyring import KeyRing
-from .known_tokens import KnownTokens
-from .ratelimit import RateLimiter
+from .runtime.consumer_keys import ConsumerKeys
+from .runtime.feed import FeedHub
+from .runtime.keyring import KeyRing
+from .runtime.known_tokens import KnownTokens
+from .runtime.ratelimit import RateLimiter
 from .secretbox import SecretBox
 from .settings import Settings
 from .storage.transact import Transactor

@@ -19,8 +19,8 @@ from aiohttp import web
 
 from authmanager.app import create_app
 from authmanager.context import CONTEXT, Context
-from authmanager.policy_admin import add_policy
-from authmanager.realm_admin import NewRealm, create_realm
+from authmanager.operations.policies import add_policy
+from authmanager.operations.realms import NewRealm, create_realm
 from authmanager.serving import bound_socket, serve
 from authmanager.settings import Settings
 

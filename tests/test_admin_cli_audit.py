@@ -7,19 +7,19 @@ import json
 
 import aiohttp
 import pytest
-from click.testing import CliRunner
-from sqlalchemy import func, select
-
 from adminkit import PASSWORD, Browser, jar
 from amkit import register, request_token
-from authmanager.approvals import approve_request
+from bobkit import RecordingEndpoint, bob_site
+from click.testing import CliRunner
+from signers import sign_9421
+from sqlalchemy import func, select
+
 from authmanager.cli import main
-from authmanager.realm_admin import AdminError
-from authmanager.sharing.guard import permissive
+from authmanager.operations.approvals import approve_request
+from authmanager.operations.realms import AdminError
+from authmanager.outbound.guard import permissive
 from authmanager.sharing.share import share
 from authmanager.storage.models import Admin, AdminRealm, AuditEvent
-from bobkit import RecordingEndpoint, bob_site
-from signers import sign_9421
 
 RESOURCE = "http://127.0.0.1:1/"
 

@@ -3,11 +3,11 @@ policy in place, listing and revoking live tokens by jti, and their audit events
 
 import aiohttp
 import pytest
+from amkit import register, request_token
 from sqlalchemy import select
 
-from amkit import register, request_token
-from authmanager.policy_admin import list_policies, update_policy
-from authmanager.realm_admin import AdminError, list_live_tokens, revoke_token_by_jti
+from authmanager.operations.policies import list_policies, update_policy
+from authmanager.operations.realms import AdminError, list_live_tokens, revoke_token_by_jti
 from authmanager.storage.models import AuditEvent, RevocationEvent
 
 RESOURCE = "http://127.0.0.1:1/"

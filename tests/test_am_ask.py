@@ -7,10 +7,10 @@ import hashlib
 
 import aiohttp
 import pytest
+from amkit import counts, poll, register, request_token
 from sqlalchemy import select
 
-from amkit import counts, poll, register, request_token
-from authmanager.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
+from authmanager.operations.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
 from authmanager.storage.models import AccessRequest, AccessToken, RevocationEvent
 
 RESOURCE = "http://127.0.0.1:1/"
@@ -186,7 +186,7 @@ async def test_validity_window_uses_the_am_clock(am):
 
 
 async def test_scope_documents_are_published(am):
-    from authmanager.realm_admin import ScopeText, set_scope
+    from authmanager.operations.realms import ScopeText, set_scope
 
     await am.create_realm("photos", resource=RESOURCE, scopes=["read", "write"])
     await set_scope(am.ctx.sessions, realm="photos", name="read",

@@ -2,12 +2,12 @@
 
 import aiohttp
 import pytest
-
 from amkit import register
-from authmanager.known_tokens import KnownTokens
+from signers import sign_9421, token_form
+
+from authmanager.runtime.known_tokens import KnownTokens
 from authmanager.storage.db import make_engine, make_sessionmaker
 from authmanager.storage.transact import Transactor
-from signers import sign_9421, token_form
 
 DEAD = ["postgresql+asyncpg://nobody@127.0.0.1:1/none", "sqlite+aiosqlite:////nonexistent-dir/x.db"]
 

@@ -4,11 +4,11 @@ import asyncio
 
 import aiohttp
 import pytest
-
 from amkit import register, request_token
 from signers import sign_9421
-from authmanager.storage.events import GRACE
 from sse import SSE
+
+from authmanager.storage.events import GRACE
 
 RESOURCE = "http://127.0.0.1:1/"
 
@@ -96,8 +96,8 @@ async def test_other_realms_events_are_not_sent(world):
         event = await feed.next()
         assert event["event"] == "token_revoked"
         async with am.ctx.sessions() as session:
-            from authmanager.storage import tokens as token_repo
             from authmanager.secretbox import digest
+            from authmanager.storage import tokens as token_repo
             assert event["data"]["jti"] == (await token_repo.by_hash(session, digest(mine))).jti
 
 
@@ -110,7 +110,7 @@ async def test_consumer_revocation_and_indieauth_revoke_reach_the_feed(world):
         async with http.post(am.url("/token"), data={"action": "revoke", "token": value}) as resp:
             assert resp.status == 200
         assert (await feed.next())["event"] == "token_revoked"
-        from authmanager.revocation import revoke_consumer
+        from authmanager.operations.revocation import revoke_consumer
         await token(http, am, client, realm)
         async with am.ctx.sessions.begin() as session:
             assert await revoke_consumer(session, client["client_id"], now=int(am.clock())) == 1

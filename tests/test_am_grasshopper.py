@@ -2,10 +2,9 @@
 
 import aiohttp
 import pytest
+from amkit import register, request_token
 from joserfc import jwt
 from joserfc.jwk import KeySet
-
-from amkit import register, request_token
 from signers import sign_9421
 
 RESOURCE = "http://127.0.0.1:1/"
@@ -75,7 +74,7 @@ async def test_scopes_never_beyond_the_parents(world):
 
 
 async def test_sub_key_dies_with_its_parent(world):
-    from authmanager.revocation import revoke_consumer
+    from authmanager.operations.revocation import revoke_consumer
 
     am, realm, parent, http = world
     _, sub = await mint(http, am, parent)
@@ -91,7 +90,7 @@ async def test_sub_key_dies_with_its_parent(world):
 
 
 async def test_realm_can_forbid_sub_keys(world):
-    from authmanager.realm_admin import set_subkeys
+    from authmanager.operations.realms import set_subkeys
 
     am, realm, parent, http = world
     _, sub = await mint(http, am, parent)

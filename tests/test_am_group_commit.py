@@ -6,12 +6,12 @@ import asyncio
 
 import aiohttp
 import pytest
+from amkit import counts, register, request_token
+from signers import sign_9421, token_form
 from sqlalchemy import func, select
 
-from amkit import counts, register, request_token
-from authmanager.realm_admin import revoke_consumer_key
+from authmanager.operations.realms import revoke_consumer_key
 from authmanager.storage.models import AccessRequest, AuditEvent
-from signers import sign_9421, token_form
 
 
 class CountingTransactor:

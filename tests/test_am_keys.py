@@ -5,13 +5,13 @@ import json
 
 import aiohttp
 import pytest
+from amkit import register, request_token
 from click.testing import CliRunner
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from amkit import register, request_token
 from authmanager.cli import main
-from authmanager.keyring import rotate
+from authmanager.runtime.keyring import rotate
 
 
 async def jwks(http, am):

@@ -4,10 +4,10 @@
 
 import aiohttp
 import pytest
-
 from amkit import register, request_token
-from authmanager.known_tokens import KnownTokens
-from authmanager.realm_admin import revoke_consumer_key, revoke_token_by_jti
+
+from authmanager.operations.realms import revoke_consumer_key, revoke_token_by_jti
+from authmanager.runtime.known_tokens import KnownTokens
 from authmanager.secretbox import digest
 from authmanager.storage.db import make_engine, make_sessionmaker
 

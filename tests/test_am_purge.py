@@ -1,11 +1,10 @@
 """Lifecycle hygiene: expired tokens, spent nonces, stale events and unused keys are purged."""
 
 import aiohttp
-
 from amkit import counts, register, request_token
 from sqlalchemy import insert
 
-from authmanager.purge import purge
+from authmanager.runtime.purge import purge
 from authmanager.secretbox import digest
 from authmanager.storage import realms as realm_repo
 from authmanager.storage.models import AccessToken

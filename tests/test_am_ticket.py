@@ -9,8 +9,8 @@ import pytest
 from bobkit import RecordingEndpoint, bob_site
 from sqlalchemy import func, select
 
-from authmanager.realm_admin import AdminError
-from authmanager.sharing.guard import permissive
+from authmanager.operations.realms import AdminError
+from authmanager.outbound.guard import permissive
 from authmanager.sharing.share import ShareFailed, list_shares, share
 from authmanager.storage.models import AccessToken, RevocationEvent, SavedGrant, Ticket
 from consumer_sdk import TicketEndpoint
@@ -183,7 +183,7 @@ async def test_sharing_again_updates_the_one_saved_grant(am, clock):
 async def test_subject_policies_apply_to_the_ticket_grant(am, clock):
     """Policies match the verified subject URL: a deny for Bob overrides the share, a permit's
     max_ttl caps his tokens, and revoking the saved grant revokes his tokens and his tickets."""
-    from authmanager.approvals import list_grants, revoke_grant
+    from authmanager.operations.approvals import list_grants, revoke_grant
 
     await am.create_realm("photos", resource=RESOURCE, scopes=["read", "write"])
     async with bob_site() as (bob, recorder), aiohttp.ClientSession() as http:

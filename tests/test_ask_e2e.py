@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from authmanager.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
+from authmanager.operations.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
 from authmanager.serving import bound_socket, serve
 from authmanager.storage.models import AccessRequest
 from consumer_sdk import AccessDenied, AccessPending, MemoryStore, PendingTicket, ProtectServeAuth

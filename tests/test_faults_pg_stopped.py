@@ -17,16 +17,16 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
-from authmanager.policy_admin import add_policy
-from authmanager.realm_admin import create_realm
-from authmanager.serving import bound_socket, serve
-from authmanager.storage.db import make_engine, make_sessionmaker
 from conftest import REQUIRE_PG
 from pgcluster import ClusterUnavailable, PgCluster, find_bindir, private_cluster
-from rs_middleware.example import create_example_app
 from signers import sign_9421, token_form
 from test_cli_processes import free_port, server
+
+from authmanager.operations.policies import add_policy
+from authmanager.operations.realms import create_realm
+from authmanager.serving import bound_socket, serve
+from authmanager.storage.db import make_engine, make_sessionmaker
+from rs_middleware.example import create_example_app
 
 DB_TIMEOUT = 1.0
 #: An answer "within the pool timeout": the database timeout plus the request's own work.

@@ -10,17 +10,17 @@ from contextlib import AsyncExitStack
 
 import aiohttp
 from aiohttp import web
-
 from amkit import register, request_token
+from conftest import AM, Clock
+from test_cli_processes import free_port, server
+
 from authmanager.app import create_app
-from authmanager.revocation import revoke_token
+from authmanager.operations.revocation import revoke_token
 from authmanager.secretbox import digest
 from authmanager.serving import bound_socket, serve
 from authmanager.settings import Settings
 from authmanager.storage import tokens as token_repo
 from authmanager.storage.db import make_engine, make_sessionmaker
-from conftest import AM, Clock
-from test_cli_processes import free_port, server
 
 
 async def _status(http, url, token):

@@ -12,10 +12,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from amkit import register, request_token
-from authmanager.keyring import rotate
-from authmanager.revocation import revoke_consumer
+
+from authmanager.operations.revocation import revoke_consumer
+from authmanager.runtime.keyring import rotate
 from authmanager.serving import bound_socket, serve
 from rs_middleware import RUNTIME_KEY, ProtectServeRuntime
 from rs_middleware.example import create_example_app

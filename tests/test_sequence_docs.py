@@ -4,9 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from authmanager.demo import run_demo
-from authmanager.sequence import render_all
-from authmanager.trace import Tracer
+from authmanager.demo.run import run_demo
+from authmanager.demo.sequence import render_all
+from authmanager.demo.trace import Tracer
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "sequence"
 
@@ -19,7 +19,7 @@ async def test_committed_diagrams_match_a_traced_run(tmp_path):
     for name, text in rendered.items():
         committed = (DOCS / name).read_text()
         assert committed == text, f"docs/sequence/{name} is stale: run `authmanager demo --trace t.jsonl && " \
-                                  f"python -m authmanager.sequence t.jsonl docs/sequence`"
+                                  f"python -m authmanager.demo.sequence t.jsonl docs/sequence`"
     assert "POST /token (RFC 9421 hmac-sha256)" in rendered["handshake.md"]
     assert "POST /introspect" in rendered["introspection.md"]
     assert "POST /token" not in rendered["validation.md"].split("Note over SP")[1]

@@ -13,11 +13,11 @@ from aiohttp import web
 from bobkit import CountingListener, Tripwire, bob_site
 
 from authmanager.errors import OutboundError, TargetRefused
+from authmanager.outbound.fetch import fetch, outbound_session
+from authmanager.outbound.guard import GuardedResolver, GuardRefusal, allowing, numeric_trick, permissive, strict
 from authmanager.serving import bound_socket, serve
 from authmanager.settings import Settings
 from authmanager.sharing.discovery import discover_ticket_endpoint, find_in_html
-from authmanager.sharing.fetch import fetch, outbound_session
-from authmanager.sharing.guard import GuardedResolver, GuardRefusal, allowing, numeric_trick, permissive, strict
 from authmanager.sharing.share import ShareFailed, list_shares, share
 
 REFUSED = [

@@ -7,10 +7,10 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-from authmanager.errors import InvalidClient
-from authmanager.signatures import RequestView, verify
 from signers import sign_5849, sign_9421
+
+from authmanager.client_auth import RequestView, verify
+from authmanager.errors import InvalidClient
 
 URL = "http://127.0.0.1:8400/token"
 CK, CKS, NOW = "ck-property", "s3cret-with-256-bits-of-entropy-xxxxxxxxxxxx", 1_800_000_000

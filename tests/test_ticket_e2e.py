@@ -10,8 +10,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
+from authmanager.outbound.guard import policy_for
 from authmanager.serving import base_url, bound_socket, serve
-from authmanager.sharing.guard import policy_for
 from authmanager.sharing.share import list_shares, share
 from authmanager.storage.models import SavedGrant
 from consumer_sdk import MemoryStore, ProtectServeAuth, TicketEndpoint

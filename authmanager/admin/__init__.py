@@ -24,7 +24,7 @@ import jinja2
 from aiohttp import web
 
 from ..context import CONTEXT
-from ..ratelimit import RateLimiter
+from ..runtime.ratelimit import RateLimiter
 from ..settings import Settings
 from . import api
 from .auth import Principal

@@ -13,11 +13,20 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from .. import audit
-from ..approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
 from ..errors import InvalidRequest, json_response
-from ..policy_admin import add_policy, explain, list_policies, move_policy, remove_policy, update_policy
-from ..realm_admin import (AdminError, ScopeText, create_realm, list_consumers, list_live_tokens, list_realms,
-                           revoke_consumer_key, revoke_token_by_jti, set_scope)
+from ..operations.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
+from ..operations.policies import add_policy, explain, list_policies, move_policy, remove_policy, update_policy
+from ..operations.realms import (
+    AdminError,
+    ScopeText,
+    create_realm,
+    list_consumers,
+    list_live_tokens,
+    list_realms,
+    revoke_consumer_key,
+    revoke_token_by_jti,
+    set_scope,
+)
 from ..settings import Settings
 from . import access
 from .auth import Principal, authenticate_token

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import audit
-from ..realm_admin import AdminError
+from ..operations.realms import AdminError
 from ..secretbox import b64u, digest, random_secret, unb64u
 from ..storage import admins as admin_repo
 from ..storage import realms as realm_repo

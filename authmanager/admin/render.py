@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp_session import SESSION_KEY
 
 from ..errors import OAuthError
-from ..realm_admin import AdminError
+from ..operations.realms import AdminError
 from .sessions import csrf_token, flash, take_flashes
 from .state import PRINCIPAL
 

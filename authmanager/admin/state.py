@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from ..context import CONTEXT, Context
-from ..ratelimit import RateLimiter
+from ..runtime.ratelimit import RateLimiter
 from .auth import Principal
 
 

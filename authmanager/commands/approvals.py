@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
+from ..operations.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
 from ..settings import Settings
 from .common import emit, run_admin
 

@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..realm_admin import AdminError
+from ..operations.realms import AdminError
 from ..settings import Settings
 from ..storage.db import make_engine, make_sessionmaker
 from ..storage.migrate import SchemaOutOfDate, prepare

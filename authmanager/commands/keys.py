@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from ..keyring import key_state, rotate, signing_row
-from ..purge import purge as run_purge
-from ..realm_admin import revoke_consumer_key
+from ..operations.realms import revoke_consumer_key
+from ..runtime.keyring import key_state, rotate, signing_row
+from ..runtime.purge import purge as run_purge
 from ..secretbox import SecretBox
 from ..settings import Settings
 from ..storage import consumers as consumer_repo

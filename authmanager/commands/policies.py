@@ -8,7 +8,7 @@ import time
 
 import click
 
-from ..policy_admin import add_policy, explain, list_policies, move_policy, remove_policy
+from ..operations.policies import add_policy, explain, list_policies, move_policy, remove_policy
 from ..settings import Settings
 from .common import emit, run_admin
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..realm_admin import AdminError, ScopeText, create_realm, set_scope, set_subkeys
+from ..operations.realms import AdminError, ScopeText, create_realm, set_scope, set_subkeys
 from ..settings import Settings
 from ..storage import realms as realm_repo
 from .common import Sessions, emit, run_admin

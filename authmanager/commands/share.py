@@ -12,8 +12,8 @@ import time
 
 import click
 
+from ..outbound.guard import policy_for
 from ..settings import Settings
-from ..sharing.guard import policy_for
 from ..sharing.share import list_shares
 from ..sharing.share import share as share_with
 from .common import emit, run_admin

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..context import context
 from ..errors import InvalidRequest
-from ..feed import FeedEvent
+from ..runtime.feed import FeedEvent
 from ..storage import events as event_repo
 from .introspection import authenticate_realm
 

@@ -7,7 +7,7 @@ Misses are counted per realm: a caller fishing with random tokens gets ``429 slo
 its ``introspection_miss_limit`` is spent (§4 asks servers to guard against token scanning).
 
 Realm credentials and tokens already looked up are answered from memory
-(:mod:`authmanager.known_tokens`): a revocation made by this process applies at once, one made
+(:mod:`authmanager.runtime.known_tokens`): a revocation made by this process applies at once, one made
 by another AM process within ``feed_poll_interval``, as for resource servers on the feed.
 """
 
@@ -17,8 +17,8 @@ from aiohttp import BasicAuth, hdrs, web
 
 from ..context import Context, context
 from ..errors import InvalidClient, InvalidRequest, json_response
-from ..known_tokens import RealmEntry
-from ..ratelimit import TooManyRequests
+from ..runtime.known_tokens import RealmEntry
+from ..runtime.ratelimit import TooManyRequests
 from ..secretbox import digest, digest_matches
 from .forms import parse_form, read_body
 

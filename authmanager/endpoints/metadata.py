@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..client_auth import METHODS
 from ..context import context
 from ..errors import json_response
-from ..signatures import METHODS
 from ..storage import realms as realm_repo
 
 PATH = "/.well-known/oauth-authorization-server"

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..client_auth import METHODS
 from ..context import context
-from ..signatures import METHODS
 
 PATH = "/openapi.json"
 

@@ -13,10 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ..client_auth import METHODS
 from ..context import context
 from ..errors import InvalidClientMetadata, json_response
 from ..secretbox import random_secret
-from ..signatures import METHODS
 from ..storage import consumers as consumer_repo
 from ..storage.models import Consumer
 from .forms import read_body

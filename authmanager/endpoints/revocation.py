@@ -13,10 +13,11 @@ through the feed (:mod:`authmanager.endpoints.feed`) and recorded in the audit l
 from __future__ import annotations
 
 from aiohttp import hdrs, web
+
 from ..context import context
-from ..secretbox import digest
 from ..errors import UnauthorizedClient, UnsupportedTokenType, json_response
-from ..revocation import revoke_token
+from ..operations.revocation import revoke_token
+from ..secretbox import digest
 from ..storage import tokens as token_repo
 from .forms import parse_form, read_body
 from .introspection import authenticate_realm, token_param

@@ -1,8 +1,8 @@
 """The token endpoint: ProtectServe's "request access token", and the IndieAuth token endpoint.
 
 * ``POST grant_type=client_credentials`` (RFC 6749 §3.2, §4.4, §5): the consumer authenticates
-  by signing the request with cks (:mod:`authmanager.signatures`, the key's secret from the
-  per-process :mod:`authmanager.consumer_keys` cache). The key's liveness, the nonce claim, the
+  by signing the request with cks (:mod:`authmanager.client_auth`, the key's secret from the
+  per-process :mod:`authmanager.runtime.consumer_keys` cache). The key's liveness, the nonce claim, the
   policy decision and the token's persistence then happen in one transaction shared with the
   other requests waiting at that moment (group commit, :mod:`authmanager.grants.group_commit`):
   a refused request stores nothing. Success is §5.1; errors are §5.2 JSON, ``no-store``.
@@ -25,14 +25,15 @@ from aiohttp import hdrs, web
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..consumer_keys import ConsumerKey
+from ..client_auth import RequestView, VerifiedSignature
+from ..client_auth import verify as verify_signature
 from ..context import Context, context
 from ..errors import InvalidClient, InvalidRequest, RecordedOutcome, UnsupportedGrantType, json_response
 from ..grants import client_credentials, ticket, uma_ticket
 from ..grants.group_commit import LAST_USED_GRANULARITY
-from ..revocation import revoke_token
+from ..operations.revocation import revoke_token
+from ..runtime.consumer_keys import ConsumerKey
 from ..secretbox import digest
-from ..signatures import RequestView, VerifiedSignature, verify as verify_signature
 from ..storage import consumers as consumer_repo
 from ..storage import nonces as nonce_repo
 from ..storage import tokens as token_repo

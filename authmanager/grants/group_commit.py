@@ -37,10 +37,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .. import audit
-from ..consumer_keys import ConsumerKey
 from ..errors import InvalidClient, InvalidRequest, OAuthError, RequestDenied, RequestSubmitted, TemporarilyUnavailable
-from ..keyring import KeyRing
-from ..known_tokens import KnownTokens
+from ..runtime.consumer_keys import ConsumerKey
+from ..runtime.keyring import KeyRing
+from ..runtime.known_tokens import KnownTokens
 from ..storage import issuance as store
 from ..storage.db import UNAVAILABLE
 from ..storage.transact import Transactor

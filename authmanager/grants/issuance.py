@@ -12,8 +12,8 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import InvalidScope, RequestDenied
-from ..keyring import KeyRing
 from ..policy import Decision
+from ..runtime.keyring import KeyRing
 from ..secretbox import digest
 from ..storage import tokens as token_repo
 from ..storage.models import AccessToken
@@ -24,7 +24,7 @@ MAX_SCOPES = 50
 
 class ConsumerLike(Protocol):
     """A consumer key as the grants read it: the ORM row or its cached
-    :class:`~authmanager.consumer_keys.ConsumerKey`."""
+    :class:`~authmanager.runtime.consumer_keys.ConsumerKey`."""
 
     client_id: str
     parent_id: str | None

@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import audit
 from ..errors import InvalidGrant, InvalidRequest, RequestDenied
-from ..keyring import KeyRing
+from ..operations.revocation import revoke_token
 from ..policy import Requester, SavedDecision
-from ..revocation import revoke_token
+from ..runtime.keyring import KeyRing
 from ..secretbox import digest
 from ..storage import realms as realm_repo
 from ..storage import shares as share_repo

@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit
 from ..errors import InvalidGrant, InvalidRequest, RequestDenied, RequestSubmitted, SlowDown
-from ..keyring import KeyRing
 from ..policy import Requester
+from ..runtime.keyring import KeyRing
 from ..secretbox import digest, random_secret
 from ..storage import access_requests as request_repo
 from ..storage import realms as realm_repo

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from .fetch import fetch
+from ..outbound.fetch import fetch
 
 MAX_DELIVERY_RESPONSE = 64 * 1024
 

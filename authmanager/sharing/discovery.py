@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from ..errors import OutboundError
-from .fetch import fetch
+from ..outbound.fetch import fetch
 
 REL = "ticket_endpoint"
 MAX_DISCOVERY_BYTES = 256 * 1024

@@ -24,15 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .. import audit
 from ..errors import OutboundError
 from ..grants.ticket import TICKET_TTL
-from ..realm_admin import AdminError
+from ..operations.realms import AdminError
+from ..outbound.fetch import outbound_session
+from ..outbound.guard import Policy, plain_socket
 from ..secretbox import digest, random_secret
 from ..storage import realms as realm_repo
 from ..storage import shares as share_repo
 from ..storage.models import Ticket
 from .delivery import deliver_ticket
 from .discovery import discover_ticket_endpoint
-from .fetch import outbound_session
-from .guard import Policy, plain_socket
 
 MAX_SUBJECT = 512
 

@@ -29,7 +29,7 @@ async def audit_page(request: web.Request) -> web.Response:
 
 
 async def _realm_names(request: web.Request) -> dict[int, str]:
-    from ...realm_admin import list_realms
+    from ...operations.realms import list_realms
 
     return {r["id"]: r["realm"] for r in await list_realms(am(request).sessions, visible=principal(request).visible)}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...realm_admin import list_consumers, list_live_tokens, revoke_consumer_key, revoke_token_by_jti
+from ...operations.realms import list_consumers, list_live_tokens, revoke_consumer_key, revoke_token_by_jti
 from .. import access
 from ..render import act, page
 from ..state import am, principal

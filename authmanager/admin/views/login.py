@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import audit
-from ...ratelimit import TooManyRequests
+from ...runtime.ratelimit import TooManyRequests
 from ..auth import authenticate_password
 from ..render import page
 from ..sessions import end, start

@@ -1,5 +1,5 @@
 """A realm's ordered policies: add, edit in place, move up/down, delete (all through
-:mod:`authmanager.policy_admin`, the CLI's functions, so validation and auditing are the same)."""
+:mod:`authmanager.operations.policies`, the CLI's functions, so validation and auditing are the same)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ...policy_admin import add_policy, list_policies, move_policy, remove_policy, update_policy
-from ...realm_admin import list_realms
-from .. import access
 from ...errors import NotFound
+from ...operations.policies import add_policy, list_policies, move_policy, remove_policy, update_policy
+from ...operations.realms import list_realms
+from .. import access
 from ..render import act, form_int, page
 from ..state import am, principal
 

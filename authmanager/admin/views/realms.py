@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...policy_admin import list_policies
-from ...realm_admin import AdminError, ScopeText, create_realm, list_realms, set_scope
+from ...operations.policies import list_policies
+from ...operations.realms import AdminError, ScopeText, create_realm, list_realms, set_scope
 from .. import access
 from ..render import act, page
 from ..sessions import flash
@@ -56,7 +56,7 @@ async def show(request: web.Request) -> web.Response:
     explained = None
     query = request.query
     if query.get("consumer") or query.get("subject"):
-        from ...policy_admin import explain
+        from ...operations.policies import explain
 
         try:
             explained = await explain(ctx.sessions, realm=row.name, scopes=query.getall("scope", []),

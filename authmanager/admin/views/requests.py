@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ...approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
-from ...policy_admin import explain
-from ...realm_admin import AdminError
+from ...operations.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
+from ...operations.policies import explain
+from ...operations.realms import AdminError
 from .. import access
 from ..render import act, page
 from ..state import am, principal

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .storage import access_requests as request_repo
-from .storage import events as event_repo
-from .storage import nonces as nonce_repo
-from .storage.models import AccessToken, Consumer
+from ..storage import access_requests as request_repo
+from ..storage import events as event_repo
+from ..storage import nonces as nonce_repo
+from ..storage.models import AccessToken, Consumer
 
-log = logging.getLogger("authmanager.purge")
+log = logging.getLogger("authmanager.runtime.purge")
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,7 @@ def policy_for(allow_private_targets: bool) -> Policy:
 
 
 class GuardRefusal(OSError):
-    """Raised inside aiohttp's connection machinery; ``authmanager.sharing.fetch`` turns it into
+    """Raised inside aiohttp's connection machinery; ``authmanager.outbound.fetch`` turns it into
     the typed ``TargetRefused``. An ``OSError`` so that aiohttp wraps it as a connection error."""
 
 

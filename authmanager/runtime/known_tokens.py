@@ -6,7 +6,7 @@ Both hold only facts that never change or that are withdrawn through the revocat
 * A realm's id, name, ``sph``, ``sph_secret`` digest and resource are fixed when it is created
   (realms are neither renamed, re-keyed nor deleted), so they are kept for good.
 * A token row never changes but for its revocation, and every revocation appends an event to
-  ``revocation_events`` in its own transaction (:mod:`authmanager.revocation`). Events committed
+  ``revocation_events`` in its own transaction (:mod:`authmanager.operations.revocation`). Events committed
   by this process are applied the moment their transaction commits
   (:data:`authmanager.storage.events.ON_COMMIT`); events from other processes — other AM
   workers, the ``authmanager`` command — when this process's feed poller reads them, within
@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .storage.models import AccessToken, Realm
+from ..storage.models import AccessToken, Realm
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,13 +21,13 @@ from joserfc.jwk import KeySet
 from consumer_sdk import MemoryStore, ProtectServeAuth, Step
 from rs_middleware.example import create_example_app
 
-from .app import create_app
-from .context import CONTEXT
-from .demo_ticket import ticket_leg
-from .policy_admin import add_policy
-from .realm_admin import create_realm
-from .serving import base_url, bound_socket, serve
-from .settings import Settings
+from ..app import create_app
+from ..context import CONTEXT
+from ..operations.policies import add_policy
+from ..operations.realms import create_realm
+from ..serving import base_url, bound_socket, serve
+from ..settings import Settings
+from .ticket_leg import ticket_leg
 from .trace import Tracer
 
 

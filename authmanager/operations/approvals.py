@@ -26,13 +26,13 @@ from typing import Any, Collection, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import audit
-from .realm_admin import AdminError
+from .. import audit
+from ..storage import access_requests as request_repo
+from ..storage import grants as grant_repo
+from ..storage import realms as realm_repo
+from ..storage.models import AccessRequest, Consumer, Realm, SavedGrant
+from .realms import AdminError
 from .revocation import revoke_tokens_of
-from .storage import access_requests as request_repo
-from .storage import grants as grant_repo
-from .storage import realms as realm_repo
-from .storage.models import AccessRequest, Consumer, Realm, SavedGrant
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -21,10 +21,10 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .secretbox import SecretBox, random_secret
-from .storage import events as event_repo
-from .storage import keys as key_repo
-from .storage.models import SigningKey
+from ..secretbox import SecretBox, random_secret
+from ..storage import events as event_repo
+from ..storage import keys as key_repo
+from ..storage.models import SigningKey
 
 ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1

@@ -18,10 +18,10 @@ from typing import Any, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .storage import events as event_repo
-from .storage.models import RevocationEvent
+from ..storage import events as event_repo
+from ..storage.models import RevocationEvent
 
-log = logging.getLogger("authmanager.feed")
+log = logging.getLogger("authmanager.runtime.feed")
 QUEUE_LIMIT = 10_000
 
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .secretbox import SecretBox
-from .storage import consumers as consumer_repo
-from .storage.models import Consumer
+from ..secretbox import SecretBox
+from ..storage import consumers as consumer_repo
+from ..storage.models import Consumer
 
 
 @dataclass(frozen=True, slots=True)

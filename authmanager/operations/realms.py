@@ -4,7 +4,7 @@
 and live tokens are listed and revoked here too (``revoke_consumer_key``, ``list_live_tokens``,
 ``revoke_token_by_jti``); every change is audited in its own transaction. Scopes are
 documented things (title, description, icon URI), published at ``/realms/{realm}/scopes`` and
-shown wherever the owner is asked about them. Policies: :mod:`authmanager.policy_admin`.
+shown wherever the owner is asked about them. Policies: :mod:`authmanager.operations.policies`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import audit
-from .grants.issuance import parse_scope
+from .. import audit
+from ..grants.issuance import parse_scope
+from ..secretbox import digest, random_secret
+from ..storage import consumers as consumer_repo
+from ..storage import realms as realm_repo
+from ..storage.models import AccessToken, Realm, RealmScope
 from .revocation import revoke_consumer, revoke_token
-from .secretbox import digest, random_secret
-from .storage import consumers as consumer_repo
-from .storage import realms as realm_repo
-from .storage.models import AccessToken, Realm, RealmScope
 
 
 class AdminError(ValueError):

@@ -15,13 +15,13 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import audit
-from .grants.assessment import assess, rule_of
-from .policy import ANY, EFFECTS, SUBJECT_PREFIX, Requester
-from .realm_admin import AdminError
-from .storage import consumers as consumer_repo
-from .storage import realms as realm_repo
-from .storage.models import Policy, Realm
+from .. import audit
+from ..grants.assessment import assess, rule_of
+from ..policy import ANY, EFFECTS, SUBJECT_PREFIX, Requester
+from ..storage import consumers as consumer_repo
+from ..storage import realms as realm_repo
+from ..storage.models import Policy, Realm
+from .realms import AdminError
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -44,7 +44,7 @@ def parse_time(value: str | int | None, option: str) -> int | None:
 
 def applies_to(consumer: str | None, subject: str | None) -> str:
     """The stored form of who a policy applies to: ``*``, a consumer key or ``subject:<URL>``."""
-    from .sharing.share import check_subject
+    from ..sharing.share import check_subject
 
     if subject is not None and consumer not in (None, ANY):
         raise AdminError("give --consumer or --subject, not both")

@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
-from .errors import OAuthError
+from ..errors import OAuthError
 
 
 class TooManyRequests(OAuthError):

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from consumer_sdk import MemoryStore, ProtectServeAuth, TicketEndpoint, ticket_link_header
 
-from .serving import base_url, serve
-from .sharing.guard import policy_for
-from .sharing.share import share
+from ..outbound.guard import policy_for
+from ..serving import base_url, serve
+from ..sharing.share import share
 
 
 async def ticket_leg(ctx, tracer, printer, resource, sock) -> bool:  # type: ignore[no-untyped-def]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import audit
-from .storage import events as event_repo
-from .storage.models import AccessToken, Consumer
+from .. import audit
+from ..storage import events as event_repo
+from ..storage.models import AccessToken, Consumer
 
 
 async def revoke_token(session: AsyncSession, token: AccessToken, *, now: int, actor: str | None = None) -> bool:
