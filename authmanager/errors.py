@@ -64,6 +64,12 @@ class InvalidClientMetadata(OAuthError):
     error = "invalid_client_metadata"
 
 
+class InvalidRedirectUri(OAuthError):
+    """RFC 7591 §3.2.2: a registered redirect URI that is not acceptable."""
+
+    error = "invalid_redirect_uri"
+
+
 class RequestDenied(OAuthError):
     """UMA 2.0 grant §3.3.6: the authorization server denies the request."""
 
