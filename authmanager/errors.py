@@ -177,3 +177,29 @@ class OutboundError(Exception):
 
 class TargetRefused(OutboundError):
     """The SSRF guard refused the address a request would have connected to (docs/protocol.md §12)."""
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` as one printable ASCII line of at most ``limit`` characters (else its ``ascii()``
+    escape, cut with "..."), so a client-chosen value cannot break a log line or a page."""
+    if not (text.isascii() and text.isprintable()):
+        text = ascii(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ClientMetadataDocumentError(OAuthError):
+    """draft-ietf-oauth-client-id-metadata-document: the document a URL ``client_id`` names could
+    not be fetched, or is not acceptable ("If fetching the metadata document fails, the
+    authorization server SHOULD abort the authorization request").
+
+    For the authorization endpoint this is an unknown client: an error page, never a redirect
+    (RFC 6749 §4.1.2.1). The message names the URL and the reason, each bounded and printable; it
+    never contains the document's body, so it is safe to show and to log."""
+
+    error = "invalid_client"
+
+    def __init__(self, client_id: str, reason: str):
+        self.client_id = client_id
+        #: Why, in at most 300 printable characters (a field name, a status, a cap that was hit).
+        self.reason = _printable(reason, 300)
+        super().__init__(f"client metadata document {_printable(client_id, 200)}: {self.reason}")

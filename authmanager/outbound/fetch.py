@@ -4,6 +4,8 @@
 * Redirects are followed by hand, at most ``max_redirects`` hops, each hop checked again:
   ``GET`` follows 301/302/303/307/308; ``POST`` (the ticket delivery) follows only 307/308,
   which keep the method and body (RFC 9110 §15.4.8-9); any other redirect is the final answer.
+  With ``follow_redirects=False`` every redirect is the final answer (a client metadata
+  document: the draft says the AM "MUST NOT automatically follow HTTP redirects").
 * One total deadline covers every hop; a body over ``max_bytes`` (decompressed) is refused.
 * No cookies, no proxies from the environment. Errors are the typed ``OutboundError`` and
   ``TargetRefused`` (authmanager/errors.py); their messages never contain request bodies.
@@ -15,11 +17,12 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ..errors import OutboundError, TargetRefused
@@ -37,16 +40,25 @@ class Fetched:
     charset: str | None
     links: tuple[tuple[str, str], ...]  #: (rel, absolute URL) of each ``Link`` header entry (RFC 8288)
     body: bytes
+    #: The response's headers (case-insensitive; e.g. ``Cache-Control`` for a cache's lifetime).
+    headers: CIMultiDictProxy[str] = field(default_factory=lambda: CIMultiDictProxy(CIMultiDict()))
+
+
+def new_session(policy: Policy, *, timeout: float = 10.0,
+                make_socket: Callable[[Any], socket.socket] = plain_socket) -> aiohttp.ClientSession:
+    """A session whose every connection goes through the guard (call inside a running loop; the
+    caller closes it). ``outbound_session`` is the same as a context manager."""
+    return aiohttp.ClientSession(
+        connector=guarded_connector(policy, make_socket), timeout=aiohttp.ClientTimeout(total=timeout),
+        cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": USER_AGENT}, trust_env=False,
+    )
 
 
 @asynccontextmanager
 async def outbound_session(policy: Policy, *, timeout: float = 10.0,
                            make_socket: Callable[[Any], socket.socket] = plain_socket
                            ) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        connector=guarded_connector(policy, make_socket), timeout=aiohttp.ClientTimeout(total=timeout),
-        cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": USER_AGENT}, trust_env=False,
-    ) as session:
+    async with new_session(policy, timeout=timeout, make_socket=make_socket) as session:
         yield session
 
 
@@ -65,26 +77,28 @@ def check_url(url: str) -> None:
 
 async def fetch(session: aiohttp.ClientSession, method: str, url: str, *, data: bytes | None = None,
                 headers: dict[str, str] | None = None, max_redirects: int = 3, max_bytes: int = 256 * 1024,
-                timeout: float = 10.0) -> Fetched:
+                timeout: float = 10.0, follow_redirects: bool = True) -> Fetched:
     try:
         async with asyncio.timeout(timeout):
-            return await _follow(session, method, url, data, headers or {}, max_redirects, max_bytes)
+            return await _follow(session, method, url, data, headers or {}, max_redirects, max_bytes,
+                                 follow_redirects)
     except TimeoutError:
         raise OutboundError(f"{method} {url}: no answer within {timeout:g} s") from None
 
 
 async def _follow(session: aiohttp.ClientSession, method: str, url: str, data: bytes | None,
-                  headers: dict[str, str], max_redirects: int, max_bytes: int) -> Fetched:
+                  headers: dict[str, str], max_redirects: int, max_bytes: int, follow: bool) -> Fetched:
     for _hop in range(max_redirects + 1):
         check_url(url)
         try:
             async with session.request(method, URL(url), data=data, headers=headers, allow_redirects=False) as r:
                 location = r.headers.get("Location")
-                if r.status in REDIRECTS and location and (method == "GET" or r.status in (307, 308)):
+                if follow and r.status in REDIRECTS and location and (method == "GET" or r.status in (307, 308)):
                     url = str(r.url.join(URL(location)))
                     continue
                 links = tuple((str(rel), str(link["url"])) for rel, link in r.links.items())
-                return Fetched(str(r.url), r.status, r.content_type, r.charset, links, await _read(r, max_bytes))
+                return Fetched(str(r.url), r.status, r.content_type, r.charset, links, await _read(r, max_bytes),
+                               r.headers)
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, GuardRefusal):
                 raise TargetRefused(f"{method} {url}: {exc.os_error}") from None
