@@ -376,7 +376,7 @@ def nonces() -> DPoPNonces:
 def test_nonce_required_when_the_server_uses_them(es: ProofKey, nonces: DPoPNonces) -> None:
     with pytest.raises(UseDPoPNonce) as info:
         check(pyjwt_proof(es, claims("GET", URL, now=NOW)), nonces=nonces)
-    assert info.value.error == "use_dpop_nonce"
+    assert info.value.error == "use_dpop_nonce" and "required" in info.value.description
     assert info.value.nonce == nonces.issue(NOW)
     check(pyjwt_proof(es, claims("GET", URL, now=NOW, nonce=info.value.nonce)), nonces=nonces)
 
@@ -386,7 +386,7 @@ def test_wrong_nonce_gets_a_fresh_one(es: ProofKey, nonces: DPoPNonces) -> None:
     for wrong in ("made-up", other.issue(NOW)):
         with pytest.raises(UseDPoPNonce) as info:
             check(pyjwt_proof(es, claims("GET", URL, now=NOW, nonce=wrong)), nonces=nonces)
-        assert info.value.nonce == nonces.issue(NOW) != wrong
+        assert info.value.nonce == nonces.issue(NOW) != wrong and "stale" in info.value.description
 
 
 def test_previous_step_nonce_accepted_older_refused(es: ProofKey, nonces: DPoPNonces) -> None:
@@ -512,3 +512,9 @@ def test_replay_cache_memory_per_entry_is_as_documented() -> None:
         tracemalloc.stop()
     assert len(cache) == entries
     assert 120 < per_entry < 260, per_entry
+
+
+@pytest.mark.parametrize("members", [{"use": "enc"}, {"alg": "ES384"}, {"key_ops": ["sign"]}])
+def test_jwk_meant_for_something_else_is_refused(es: ProofKey, members: dict) -> None:  # type: ignore[type-arg]
+    proof = hand_proof(header_for(es, jwk={**es.jwk, **members}), claims("GET", URL, now=NOW), key=es)
+    refused(proof, "jwk does not fit alg")

@@ -162,27 +162,24 @@ def _embedded_key(alg: str, jwk: Any) -> tuple[Key, str]:
     if PRIVATE_MEMBERS.intersection(jwk):
         raise InvalidDPoPProof("jwk header parameter contains private or symmetric key material")
     # §4.3 step 5: the alg's key type (an EC key cannot sign EdDSA, nor an Ed448 key EdDSA here).
-    if (jwk.get("kty"), jwk.get("crv")) != KEY_TYPES[alg]:
+    if (jwk.get("kty"), jwk.get("crv")) != KEY_TYPES.get(alg):
         raise InvalidDPoPProof(f"jwk is not a {'/'.join(KEY_TYPES[alg])} key as {alg} requires")
     try:
         key = JWKRegistry.import_key(jwk)  # checks the point is on the curve
     except (jose.JoseError, ValueError, TypeError) as exc:
         raise InvalidDPoPProof("jwk header parameter is not a valid public key") from exc
-    if key.is_private:
-        raise InvalidDPoPProof("jwk header parameter contains a private key")
     return key, key.thumbprint()
 
 
-def _resolve(obj: CompactSignature, algorithms: Collection[str], found: list[tuple[Key, str]]) -> Key:
+def _resolve(obj: CompactSignature, found: list[tuple[Key, str]]) -> Key:
     """joserfc key resolver: the checks of the protected header, then its embedded key."""
     header = obj.headers()
     # §4.3 step 4: "the typ JOSE Header Parameter has the value dpop+jwt" (exactly).
     if header.get("typ") != PROOF_TYPE:
         raise InvalidDPoPProof("typ header parameter is not dpop+jwt")
-    # §4.3 step 5: an asymmetric alg, not none, allowed here (the registry refused others first).
-    alg = header.get("alg")
-    if alg not in algorithms:
-        raise InvalidDPoPProof("alg is not allowed")
+    # §4.3 step 5 ("alg ... is not none, is supported ... acceptable per local policy"): the
+    # registry's get_alg has refused every alg outside ``algorithms`` before this runs.
+    alg = header["alg"]
     segment = obj.segments["header"]  # the exact header bytes: same key, same checks, same jkt
     hit = _keys.get(segment)
     if hit is None:
@@ -240,7 +237,7 @@ def check_proof(
     # public key contained in the jwk JOSE Header Parameter" (steps 4, 5, 7 run in ``_resolve``).
     found: list[tuple[Key, str]] = []
     try:
-        token = jwt.decode(proof, lambda obj: _resolve(obj, algorithms, found),
+        token = jwt.decode(proof, lambda obj: _resolve(obj, found),
                            registry=_registry(tuple(algorithms), max_length))
     except jose.JoseError as exc:
         raise InvalidDPoPProof(_jose_description(exc)) from exc
