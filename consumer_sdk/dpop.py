@@ -45,7 +45,7 @@ def ath(access_token: str) -> str:
 class DPoPKey:
     """An ES256 proof-of-possession key."""
 
-    __slots__ = ("_key", "public_jwk", "jkt", "_header")
+    __slots__ = ("_header", "_key", "jkt", "public_jwk")
 
     def __init__(self, key: ECKey) -> None:
         if not key.is_private or key.curve_name != CURVE:

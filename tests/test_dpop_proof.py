@@ -100,7 +100,7 @@ def test_the_same_key_for_many_proofs_each_checked_in_full(es: ProofKey) -> None
     """The per-process key memo never skips a check: a known key with a bad signature fails."""
     first = pyjwt_proof(es, claims("GET", URL, now=NOW))
     assert check(first).jkt == check(pyjwt_proof(es, claims("GET", URL, now=NOW))).jkt
-    head, body, sig = first.split(".")
+    head, _, sig = first.split(".")
     forged = f"{head}.{part(claims('GET', URL, now=NOW))}.{sig}"
     refused(forged, "signature does not verify")
 

@@ -23,7 +23,7 @@ MIN_KEY_BYTES = 32
 class DPoPNonces:
     """``issue(now)`` the current nonce; ``accepts(nonce, now)`` it or the previous step's."""
 
-    __slots__ = ("_key", "_context", "step", "_memo")
+    __slots__ = ("_context", "_key", "_memo", "step")
 
     def __init__(self, key: bytes, *, step: int = DEFAULT_STEP, context: str = "dpop-nonce") -> None:
         if not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES:

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from joserfc import errors as jose, jwt
+from joserfc import errors as jose
+from joserfc import jwt
 from joserfc.jwk import JWKRegistry, Key
 from joserfc.jws import CompactSignature, JWSRegistry
 from yarl import URL
