@@ -361,6 +361,7 @@ def test_ath_required_and_matched_with_an_access_token(es: ProofKey) -> None:
     refused(pyjwt_proof(es, claims("GET", URL, now=NOW)), "ath claim is missing", access_token=token)
     refused(pyjwt_proof(es, claims("GET", URL, now=NOW, ath=ath("another"))), "ath does not match", access_token=token)
     refused(pyjwt_proof(es, claims("GET", URL, now=NOW, ath=42)), "ath claim", access_token=token)
+    refused(pyjwt_proof(es, claims("GET", URL, now=NOW, ath=ath(token))), "ath does not match", access_token="tøken")
     # at the token endpoint there is no access token: ath is not asked for
     check(pyjwt_proof(es, claims("POST", URL, now=NOW, ath=ath(token))), method="POST")
 

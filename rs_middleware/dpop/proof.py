@@ -15,6 +15,10 @@ the resource-server middleware alike.
   ``use_dpop_nonce`` with a ``DPoP-Nonce`` header, §8, §9); the caller picks the status (400 at
   the token endpoint, 401 with ``WWW-Authenticate: DPoP`` at a resource).
 
+Cost (``bench.dpop_proof``): about twice one bare ES256 verify for a client's proofs after its
+first — joserfc's parse and verify are most of the overhead — and about 3.5 times for the first
+proof of a key, which joserfc imports and thumbprints once per process (``KEY_MEMO_SIZE``).
+
 Pure: no I/O, no aiohttp.
 """
 
@@ -275,6 +279,8 @@ def check_proof(
         ath = claims.get("ath")
         if not isinstance(ath, str):
             raise InvalidDPoPProof("ath claim is missing")
+        if not access_token.isascii():  # RFC 6750 §2.1 b64token: never the hash of such a token
+            raise InvalidDPoPProof("ath does not match the access token")
         if not hmac.compare_digest(ath.encode(), access_token_hash(access_token).encode()):
             raise InvalidDPoPProof("ath does not match the access token")
     # §4.3 step 10: "if the server provided a nonce value to the client, the nonce claim matches".
