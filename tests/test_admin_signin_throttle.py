@@ -23,7 +23,7 @@ REDIS = "redis://127.0.0.1:6379"
 async def _redis_reachable() -> bool:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", 6379), 2)
-    except (OSError, asyncio.TimeoutError):
+    except (OSError, TimeoutError):
         return False
     writer.close()
     await writer.wait_closed()
