@@ -79,17 +79,32 @@ def requires(*scopes: str) -> Callable[[F], F]:
 
 
 def _guard(handler: Callable[..., Any], needed: tuple[str, ...]) -> Callable[..., Any]:
+    coroutine = inspect.iscoroutinefunction(handler)
+
     @functools.wraps(handler)
     async def guarded(*args: Any, **kwargs: Any) -> Any:
-        request = next((a.request if isinstance(a, AbstractView) else a for a in args
-                        if isinstance(a, (web.BaseRequest, AbstractView))), None)
-        if not isinstance(request, web.Request):
+        request = _request_among(args)
+        if request is None:
             raise TypeError(f"@requires guards request handlers; {handler!r} was called without a request")
-        await authorize(request, needed)
+        granted = request.get(_GRANTED)
+        if granted is None or not granted.issuperset(needed):  # not verified by the middleware
+            await authorize(request, needed)
+        if coroutine:
+            return await handler(*args, **kwargs)
         result = handler(*args, **kwargs)
         return await result if inspect.isawaitable(result) else result
 
     return guarded
+
+
+def _request_among(args: tuple[Any, ...]) -> web.Request | None:
+    """The request a handler was called with: itself, or a View's (a method's ``self``)."""
+    for arg in args:
+        if isinstance(arg, web.Request):
+            return arg
+        if isinstance(arg, AbstractView):
+            return arg.request
+    return None
 
 
 def token_claims(request: web.Request) -> Mapping[str, Any]:
