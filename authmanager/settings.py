@@ -88,8 +88,8 @@ class Settings:
     request_ttl: int = 900
     #: The polling interval announced with ``request_submitted``; faster polls get ``slow_down``.
     poll_interval: int = 5
-    #: Admin console sign-in attempts per client IP, and failed sign-ins per account name
-    #: (``limits`` notation); over either, ``429`` with ``Retry-After``.
+    #: Admin console sign-in attempts per client IP, and consecutive failed sign-ins per account
+    #: name (``limits`` notation); over either, ``429`` with ``Retry-After``, no password checked.
     admin_login_limit_per_ip: str = "30/minute"
     admin_login_limit_per_account: str = "5/minute"
     #: An admin console session ends this long after sign-in, seconds.

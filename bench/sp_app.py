@@ -17,7 +17,7 @@ async def open_photo(request: web.Request) -> web.Response:
     return web.json_response(PHOTO)
 
 
-@requires("read")  # marks this function only; the two handlers are otherwise identical
+@requires("read")  # marks it (behind a guard that sees the verified scopes); otherwise the two are identical
 async def protected_photo(request: web.Request) -> web.Response:
     return web.json_response(PHOTO)
 

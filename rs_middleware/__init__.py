@@ -19,8 +19,9 @@ from .config import USER_AGENT, ProtectServeConfig
 from .feed import FeedSubscriber
 from .guarded import FeedStale, GuardedVerifier
 from .install import protect
+from .declared import UnprotectedRoute, audit
 from .metadata import metadata_document, metadata_path, metadata_url
-from .middleware import CLAIMS_KEY, challenge, protectserve_middleware, requires, token_claims
+from .middleware import CLAIMS_KEY, authorize, challenge, protectserve_middleware, requires, token_claims
 from .revocations import Revocations
 from .runtime import CONFIG_KEY, RUNTIME_KEY, ProtectServeRuntime
 from .verifier import (
@@ -51,7 +52,10 @@ __all__ = [
     "TokenCache",
     "TokenVerifier",
     "USER_AGENT",
+    "UnprotectedRoute",
     "VerifierUnavailable",
+    "audit",
+    "authorize",
     "challenge",
     "metadata_document",
     "metadata_path",

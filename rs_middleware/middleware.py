@@ -7,11 +7,16 @@
 * RFC 6750 §3.1 — ``invalid_token`` → 401, ``insufficient_scope`` → 403, ``invalid_request``
   → 400 for a token longer than ``max_token_bytes`` (never decoded).
 
-Routes opt in with ``@requires(...)``; everything else passes through untouched.
+Routes opt in with ``@requires(...)``; everything else passes through untouched. The middleware
+checks what the matched route declares (:mod:`.declared`: a View's method included), and every
+function ``@requires`` marks also checks it itself when it runs, so a marked function reached
+some other way than as a route's handler is never run without its token.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import re
@@ -20,50 +25,86 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.abc import AbstractView
 from aiohttp.typedefs import Handler, Middleware
 
 from .am_client import AMUnavailable
 from .config import SCOPE_TOKEN, ProtectServeConfig
+from .declared import SCOPES_ATTR, UnprotectedRoute, audit, needed_scopes, required_scopes
 from .metadata import metadata_url
-from .runtime import RUNTIME_KEY, ProtectServeRuntime
+from .runtime import CONFIG_KEY, RUNTIME_KEY, ProtectServeRuntime
 from .verifier import InvalidToken
 
 log = logging.getLogger("rs_middleware")
 
-SCOPES_ATTR = "__protectserve_scopes__"
 #: Request key of the verified claims (a read-only mapping).
 CLAIMS_KEY = web.RequestKey("protectserve_claims", MappingProxyType)
+#: Request key of the scopes the verified token grants.
+_GRANTED = web.RequestKey("protectserve_granted", frozenset)
 #: RFC 6750 §2.1 b64token.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["CLAIMS_KEY", "UnprotectedRoute", "authorize", "protectserve_middleware", "required_scopes", "requires",
+           "token_claims"]
 
 
 def requires(*scopes: str) -> Callable[[F], F]:
     """Declare that a handler needs a valid token carrying every one of ``scopes``.
 
-    ``@requires()`` with no scope still demands a valid token.  The scopes are stored as an
-    attribute on the handler itself (no wrapper), so it works for plain function handlers and
-    ``web.View`` classes; stacking decorators unions the scopes.
+    ``@requires()`` with no scope still demands a valid token; stacking decorators unions the
+    scopes. On a function (a handler, or a ``web.View`` method) the marker goes on a thin
+    guard (``functools.wraps``) that, when it runs, refuses a request whose token the
+    middleware has not verified for these scopes, verifying it itself if need be. On a
+    ``web.View`` class the marker is the class's: the middleware demands it for every method.
+    A decorator applied over ``@requires`` must carry the marker (``functools.wraps`` does):
+    ``protect()`` refuses to start an application whose routes hide one
+    (:class:`~.declared.UnprotectedRoute`).
     """
     for scope in scopes:
         if not isinstance(scope, str) or not SCOPE_TOKEN.fullmatch(scope):
             raise ValueError(f"invalid scope token {scope!r} (RFC 6749 §3.3)")
 
     def decorate(handler: F) -> F:
-        previous: tuple[str, ...] = getattr(handler, SCOPES_ATTR, ())
-        merged = tuple(dict.fromkeys((*previous, *scopes)))
-        setattr(handler, SCOPES_ATTR, merged)
-        return handler
+        merged = tuple(dict.fromkeys((*(required_scopes(handler) or ()), *scopes)))
+        if isinstance(handler, type):
+            setattr(handler, SCOPES_ATTR, merged)
+            return handler
+        guarded = _guard(handler, merged)
+        setattr(guarded, SCOPES_ATTR, merged)
+        return guarded  # type: ignore[return-value]
 
     return decorate
 
 
-def required_scopes(handler: Any) -> tuple[str, ...] | None:
-    """The scopes declared with ``requires`` or ``None`` for an unprotected handler."""
-    scopes = getattr(handler, SCOPES_ATTR, None)
-    return tuple(scopes) if scopes is not None else None
+def _guard(handler: Callable[..., Any], needed: tuple[str, ...]) -> Callable[..., Any]:
+    coroutine = inspect.iscoroutinefunction(handler)
+
+    @functools.wraps(handler)
+    async def guarded(*args: Any, **kwargs: Any) -> Any:
+        request = _request_among(args)
+        if request is None:
+            raise TypeError(f"@requires guards request handlers; {handler!r} was called without a request")
+        granted = request.get(_GRANTED)
+        if granted is None or not granted.issuperset(needed):  # not verified by the middleware
+            await authorize(request, needed)
+        if coroutine:
+            return await handler(*args, **kwargs)
+        result = handler(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    return guarded
+
+
+def _request_among(args: tuple[Any, ...]) -> web.Request | None:
+    """The request a handler was called with: itself, or a View's (a method's ``self``)."""
+    for arg in args:
+        if isinstance(arg, web.Request):
+            return arg
+        if isinstance(arg, AbstractView):
+            return arg.request
+    return None
 
 
 def token_claims(request: web.Request) -> Mapping[str, Any]:
@@ -155,33 +196,73 @@ def bearer_token(request: web.Request, config: ProtectServeConfig) -> str:
     return token
 
 
+async def authorize(request: web.Request, needed: tuple[str, ...], *, config: ProtectServeConfig | None = None,
+                    runtime: ProtectServeRuntime | None = None) -> None:
+    """Let ``request`` through only with a valid bearer token granting every scope in ``needed``
+    (RFC 6750 §3.1 errors otherwise); its claims are then ``token_claims(request)``. A token
+    already verified for this request is not verified again. ``config`` and ``runtime`` default
+    to those ``protect()`` stored on the application (or a parent); without them, ``500``."""
+    granted = request.get(_GRANTED)
+    if granted is not None and granted.issuperset(needed):
+        return
+    config = config or request.config_dict.get(CONFIG_KEY)
+    runtime = runtime or request.config_dict.get(RUNTIME_KEY)
+    if config is None or runtime is None:
+        log.error("%s %s needs a token but ProtectServe is not set up for this application (call protect())",
+                  request.method, request.path)
+        raise web.HTTPInternalServerError()
+    if granted is None:
+        granted = await _verify(request, config, runtime)
+    if not granted.issuperset(needed):
+        raise forbidden(config, needed)
+
+
+async def _verify(request: web.Request, config: ProtectServeConfig, runtime: ProtectServeRuntime) -> frozenset[str]:
+    token = bearer_token(request, config)
+    verifier = runtime.verifier
+    if verifier is None:
+        raise unavailable(runtime.retry_after)
+    try:
+        claims = await verifier.verify(token)
+    except InvalidToken as exc:
+        log.info("refused token for %s %s: %s", request.method, request.path, exc.description)
+        raise unauthorized(config, exc.description) from None
+    except (AMUnavailable, TimeoutError) as exc:
+        log.warning("cannot verify token now: %s", str(exc) or type(exc).__name__)
+        raise unavailable(getattr(exc, "retry_after", None) or runtime.retry_after) from None
+    granted = frozenset(str(claims.get("scope", "")).split())
+    request[CLAIMS_KEY] = MappingProxyType(dict(claims))
+    request[_GRANTED] = granted
+    return granted
+
+
 def protectserve_middleware(
-    *, config: ProtectServeConfig, runtime: ProtectServeRuntime | None = None
+    *, config: ProtectServeConfig, runtime: ProtectServeRuntime | None = None,
+    audited: web.Application | None = None,
 ) -> Middleware:
-    """Middleware factory.  ``runtime`` defaults to ``request.config_dict[RUNTIME_KEY]``."""
+    """Middleware factory.  ``runtime`` defaults to ``request.config_dict[RUNTIME_KEY]``.
+
+    With ``audited`` (``protect()`` passes its application), the first request re-runs the
+    start-up :func:`~.declared.audit` on the now frozen route table (routes an ``on_startup``
+    handler added after ProtectServe's own audit): if it fails, every request is ``500``."""
+    pending = [audited] if audited is not None else []
+    refused: list[str] = []
 
     @web.middleware
     async def protectserve(request: web.Request, handler: Handler) -> web.StreamResponse:
-        needed = required_scopes(request.match_info.handler)
+        if pending:
+            try:
+                audit(pending.pop())
+            except UnprotectedRoute as exc:
+                refused.append(str(exc))
+                log.error("%s", exc)
+        if refused:
+            raise web.HTTPInternalServerError()
+        needed = needed_scopes(request)
         if needed is None:
             return await handler(request)
-        token = bearer_token(request, config)
         state = runtime if runtime is not None else request.config_dict[RUNTIME_KEY]
-        verifier = state.verifier
-        if verifier is None:
-            raise unavailable(state.retry_after)
-        try:
-            claims = await verifier.verify(token)
-        except InvalidToken as exc:
-            log.info("refused token for %s %s: %s", request.method, request.path, exc.description)
-            raise unauthorized(config, exc.description) from None
-        except (AMUnavailable, TimeoutError) as exc:
-            log.warning("cannot verify token now: %s", str(exc) or type(exc).__name__)
-            raise unavailable(getattr(exc, "retry_after", None) or state.retry_after) from None
-        granted = set(str(claims.get("scope", "")).split())
-        if not set(needed) <= granted:
-            raise forbidden(config, needed)
-        request[CLAIMS_KEY] = MappingProxyType(dict(claims))
+        await authorize(request, needed, config=config, runtime=state)
         return await handler(request)
 
     return protectserve

@@ -24,7 +24,7 @@ import jinja2
 from aiohttp import web
 
 from ..context import CONTEXT
-from ..runtime.ratelimit import RateLimiter
+from ..runtime.signin_throttle import SignInThrottle
 from ..settings import Settings
 from . import api
 from .auth import Principal
@@ -66,11 +66,10 @@ def _console_ctx(settings: Settings, parent: web.Application):  # type: ignore[n
     key is loaded: the cookie key is derived from it."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        limiter = RateLimiter(storage_uri=settings.rate_limit_storage, quotas={
-            "admin_login_ip": (settings.admin_login_limit_per_ip, settings.admin_login_limit_per_ip),
-            "admin_login_account": (settings.admin_login_limit_per_account, settings.admin_login_limit_per_account),
-        }, namespace=settings.issuer + "/admin")
-        app[STATE] = ConsoleState(sessions=cookie_middleware(parent[CONTEXT].box, settings), limiter=limiter)
+        throttle = SignInThrottle(storage_uri=settings.rate_limit_storage, per_ip=settings.admin_login_limit_per_ip,
+                                  per_account=settings.admin_login_limit_per_account,
+                                  namespace=settings.issuer + "/admin")
+        app[STATE] = ConsoleState(sessions=cookie_middleware(parent[CONTEXT].box, settings), throttle=throttle)
         yield
 
     return ctx

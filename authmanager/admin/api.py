@@ -178,12 +178,13 @@ async def policy_delete(request: web.Request) -> web.Response:
 
 @routes.post("/realms/{realm}/explain")
 async def policy_explain(request: web.Request) -> web.Response:
-    ctx = am(request)
-    row = await access.realm(ctx.sessions, _who(request), request.match_info["realm"])
+    ctx, who = am(request), _who(request)
+    row = await access.realm(ctx.sessions, who, request.match_info["realm"])
     body = await _body(request)
     return json_response(await explain(ctx.sessions, realm=row.name, scopes=_strings(body, "scopes"),
                                        consumer=_opt(body, "consumer", str), subject=_opt(body, "subject", str),
-                                       now=ctx.now(), default_ttl=ctx.settings.token_ttl))
+                                       now=ctx.now(), default_ttl=ctx.settings.token_ttl,
+                                       reveal_keys=who.all_realms))
 
 
 @routes.get("/requests")

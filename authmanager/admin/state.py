@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from ..context import CONTEXT, Context
-from ..runtime.ratelimit import RateLimiter
+from ..runtime.signin_throttle import SignInThrottle
 from .auth import Principal
 
 
@@ -17,8 +17,8 @@ class ConsoleState:
     #: aiohttp-session's middleware over EncryptedCookieStorage, built at start-up, when the
     #: server key (from which the cookie key is derived) has been loaded.
     sessions: Middleware
-    #: Sign-in throttling (operations ``admin_login_ip`` and ``admin_login_account``).
-    limiter: RateLimiter
+    #: Sign-in throttling (per client IP and per account name).
+    throttle: SignInThrottle
 
 
 STATE: web.AppKey[ConsoleState] = web.AppKey("protectserve_console", ConsoleState)

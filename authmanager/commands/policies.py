@@ -82,7 +82,7 @@ def policy_explain(settings: Settings, realm_name: str, consumer: str | None, su
     """What the token endpoint would decide now, which policy decided each scope, and why."""
     result = run_admin(settings, lambda s: explain(s, realm=realm_name, consumer=consumer, subject=subject,
                                                    scopes=scopes, now=int(time.time()),
-                                                   default_ttl=settings.token_ttl))
+                                                   default_ttl=settings.token_ttl, reveal_keys=True))
     if as_json:
         click.echo(json.dumps(result))
         return

@@ -188,10 +188,22 @@ async def move_policy(sessions: Sessions, policy_id: int, *, to: int, now: int |
         return [p.id for p in order]
 
 
+#: The note of every explanation given without the consumer-key table (a realm-limited admin).
+KEYS_UNSEEN = ("judged as the key given: whether it exists, or is a grasshopper key judged as its master, "
+               "is shown only to an admin of every realm")
+
+
 async def explain(sessions: Sessions, *, realm: str, scopes: Sequence[str], consumer: str | None = None,
-                  subject: str | None = None, now: int, default_ttl: int) -> dict[str, Any]:
+                  subject: str | None = None, now: int, default_ttl: int, reveal_keys: bool) -> dict[str, Any]:
     """What the token endpoint would decide now for ``consumer`` (or ``subject``) asking ``scopes``,
-    and why: the decision of :func:`authmanager.policy.evaluate` plus the deciding policies."""
+    and why: the decision of :func:`authmanager.policy.evaluate` plus the deciding policies.
+
+    ``reveal_keys`` (the CLI, an admin of every realm): the consumer key is looked up, as the
+    token endpoint does — an unknown key is noted, a grasshopper key is judged as its master and
+    the master named. Without it (a realm-limited admin: consumer keys span realms) the key table
+    is not read at all: the key is judged as given, against the realm's policies and the realm's
+    saved grant for that very key, with one fixed note — the same answer whether the key exists,
+    or is a sub-key, or not."""
     if (consumer is None) == (subject is None):
         raise AdminError("give --consumer CK or --subject URL")
     async with sessions() as session:
@@ -199,8 +211,9 @@ async def explain(sessions: Sessions, *, realm: str, scopes: Sequence[str], cons
         requested = frozenset(await _scopes(session, row, scopes))
         judged_as, note = consumer, None
         if consumer is not None:
-            key = await consumer_repo.get(session, consumer)
-            if key is None:
+            if not reveal_keys:
+                note = KEYS_UNSEEN
+            elif (key := await consumer_repo.get(session, consumer)) is None:
                 note = "unknown consumer key: only policies for * (or naming this key) apply"
             elif key.parent_id is not None:
                 judged_as, note = key.parent_id, f"a grasshopper key, judged as its master {key.parent_id}"

@@ -48,14 +48,34 @@ class RateLimiter:
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._quotas = {op: Quota(parse(per_ip), parse(overall)) for op, (per_ip, overall) in quotas.items()}
 
+    async def take(self, operation: str, key: str) -> int | None:
+        """Count one event against ``key``'s per-key quota if it has room, atomically (one locked
+        step in memory, one Lua script on Redis): ``None`` when counted, else the seconds until
+        ``key`` may ``operation`` again (and nothing is counted). Concurrent callers can never
+        take more than the quota between them."""
+        quota = self._quotas.get(operation)
+        if quota is None or await self._limiter.hit(quota.per_ip, self._namespace, operation, key):
+            return None
+        return await self._wait(quota.per_ip, operation, key)
+
+    async def forgive(self, operation: str, key: str) -> None:
+        """Forget every event counted against ``key`` for ``operation`` (``limits``' ``clear``:
+        the window's entries in memory, one ``DEL`` on Redis)."""
+        quota = self._quotas.get(operation)
+        if quota is not None:
+            await self._limiter.clear(quota.per_ip, self._namespace, operation, key)
+
+    async def _wait(self, item: RateLimitItem, operation: str, key: str) -> int:
+        stats = await self._limiter.get_window_stats(item, self._namespace, operation, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
     async def exhausted(self, operation: str, key: str) -> int | None:
         """Seconds until ``key`` may ``operation`` again if its per-key quota is used up, else None
         (counts nothing)."""
         quota = self._quotas.get(operation)
         if quota is None or await self._limiter.test(quota.per_ip, self._namespace, operation, key):
             return None
-        stats = await self._limiter.get_window_stats(quota.per_ip, self._namespace, operation, key)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        return await self._wait(quota.per_ip, operation, key)
 
     async def spend(self, operation: str, key: str) -> None:
         """Count one event against ``key``'s quota without refusing anything."""
@@ -70,5 +90,4 @@ class RateLimiter:
             return
         for item, key in ((quota.per_ip, client_ip), (quota.overall, "*")):
             if not await self._limiter.hit(item, self._namespace, operation, key):
-                stats = await self._limiter.get_window_stats(item, self._namespace, operation, key)
-                raise TooManyRequests(max(1, math.ceil(stats.reset_time - time.time())))
+                raise TooManyRequests(await self._wait(item, operation, key))

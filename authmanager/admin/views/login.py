@@ -1,16 +1,18 @@
 """Signing in and out of the console.
 
-Sign-in is throttled per client IP (every attempt counts) and per account name (failed attempts
-count), with the AM's ``limits``-based limiter; over either quota the answer is ``429`` with
-``Retry-After`` and a readable page, before any password is checked. Success starts a new
-session (:func:`..sessions.start`); failure is audited as ``admin.login_failed``."""
+Sign-in is throttled per client IP (every attempt counts) and per account name (consecutive
+failed attempts count) by :class:`~authmanager.runtime.signin_throttle.SignInThrottle`, which
+spends each attempt atomically before the password is checked; over either quota the answer is
+``429`` with ``Retry-After`` and a readable page, and no password is checked. Success starts a new
+session (:func:`..sessions.start`) and clears the account's failures; failure is audited as
+``admin.login_failed``."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ... import audit
-from ...runtime.ratelimit import TooManyRequests
+from ...storage.models import Admin
 from ..auth import authenticate_password
 from ..render import page
 from ..sessions import end, start
@@ -24,16 +26,13 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
-    ip, account = request.remote or "unknown", name.lower()[:100]
-    limiter, ctx = request.app[STATE].limiter, am(request)
-    for operation, key in (("admin_login_ip", ip), ("admin_login_account", account)):
-        wait = await limiter.exhausted(operation, key)
-        if wait is not None:
-            raise TooManyRequests(wait)
-    await limiter.spend("admin_login_ip", ip)
-    admin = await authenticate_password(ctx.sessions, name, password) if name and password else None
+    ip, ctx = request.remote or "unknown", am(request)
+
+    async def check() -> Admin | None:
+        return await authenticate_password(ctx.sessions, name, password) if name and password else None
+
+    admin = await request.app[STATE].throttle.attempt(ip=ip, account=name, check=check)
     if admin is None:
-        await limiter.spend("admin_login_account", account)
         async with ctx.sessions.begin() as db:
             await audit.record(db, action="admin.login_failed", actor=f"ip:{ip}", now=ctx.now(),
                                target=f"admin:{name[:100]}")

@@ -61,7 +61,8 @@ async def show(request: web.Request) -> web.Response:
         try:
             explained = await explain(ctx.sessions, realm=row.name, scopes=query.getall("scope", []),
                                       consumer=query.get("consumer") or None, subject=query.get("subject") or None,
-                                      now=ctx.now(), default_ttl=ctx.settings.token_ttl)
+                                      now=ctx.now(), default_ttl=ctx.settings.token_ttl,
+                                      reveal_keys=admin.all_realms)
         except AdminError as exc:
             explained = {"error": str(exc)}
     return await page(request, "realm.html", realm=realm, policies=policies, explained=explained,

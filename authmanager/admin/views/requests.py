@@ -21,7 +21,8 @@ async def pending(request: web.Request) -> web.Response:
     for row in rows:
         try:
             why = await explain(ctx.sessions, realm=row["realm"], scopes=[s["name"] for s in row["scopes"]],
-                                consumer=row["client_id"], now=ctx.now(), default_ttl=ctx.settings.token_ttl)
+                                consumer=row["client_id"], now=ctx.now(), default_ttl=ctx.settings.token_ttl,
+                                reveal_keys=admin.all_realms)
             row["why"] = [*why["reasons"], *why["policies"]]
         except AdminError as exc:  # e.g. a scope removed since: the request still shows
             row["why"] = [str(exc)]
