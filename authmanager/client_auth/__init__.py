@@ -30,13 +30,16 @@ METHODS = {
 @dataclass(frozen=True, slots=True)
 class RequestView:
     """What a verifier needs of an HTTP request. ``url`` is the endpoint URL as published by the
-    AM (from configuration), never rebuilt from the request's Host header."""
+    AM (from configuration), never rebuilt from the request's Host header. ``form`` is the body
+    as the endpoint parsed it (:func:`authmanager.endpoints.forms.parse_form`), the very
+    parameters it acts on: RFC 5849 signs those, never a second reading of ``body``."""
 
     method: str
     url: str
     headers: Mapping[str, str]
     body: bytes
     header_lines: tuple[tuple[str, str], ...] = ()
+    form: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ async def verify(
     """Verify whichever signature the request carries; exactly one must be present."""
     has_9421 = "Signature-Input" in request.headers or "Signature" in request.headers
     has_5849 = request.headers.get("Authorization", "").lstrip().lower().startswith("oauth ") or (
-        b"oauth_signature" in request.body
+        "oauth_signature" in (request.form or {})
     )
     if has_9421 == has_5849:
         raise InvalidClient("no signature" if not has_9421 else "two signature methods at once")
