@@ -7,7 +7,8 @@ Two encodings of ProtectServe's "sign using cks" are accepted:
 
 Both only *verify*: parsing and HMAC comparison are delegated to well-kept libraries
 (``http-message-signatures`` and ``oauthlib``). Freshness and replay are decided by the caller
-with the values returned here. Every failure raises :class:`~authmanager.errors.InvalidClient`,
+with the values returned here (``created`` within the window of the AM's clock, and an RFC 9421
+``expires`` after it). Every failure raises :class:`~authmanager.errors.InvalidClient`,
 whose body is the same whatever the cause.
 """
 
@@ -48,6 +49,8 @@ class VerifiedSignature:
     nonce: str
     created: int
     method: str
+    #: RFC 9421 §2.3 ``expires``, when the signer set one (already checked to be after now).
+    expires: int | None = None
 
 
 async def verify(
@@ -64,9 +67,11 @@ async def verify(
         result = await rfc9421.verify(request, lookup_secret)
     else:
         result = await rfc5849.verify(request, lookup_secret)
-    client_id, nonce, created, method = result
+    client_id, nonce, created, expires, method = result
     if not nonce or len(nonce) > 128:
         raise InvalidClient("missing or oversized nonce")
     if abs(now - created) > window:
         raise InvalidClient("stale or future timestamp")
-    return VerifiedSignature(client_id=client_id, nonce=nonce, created=created, method=method)
+    if expires is not None and expires <= now:  # RFC 9421 §2.3, against the AM's clock
+        raise InvalidClient("signature expired")
+    return VerifiedSignature(client_id=client_id, nonce=nonce, created=created, method=method, expires=expires)

@@ -63,7 +63,7 @@ def _collect(request: "RequestView") -> tuple[list[tuple[str, str]], dict[str, s
     return params, dict(oauth_params)
 
 
-async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple[str, str, int, str]:
+async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple[str, str, int, None, str]:
     params, oauth = _collect(request)
     if any(not oauth.get(name) for name in _MANDATORY):
         raise InvalidClient("missing OAuth parameter")
@@ -83,4 +83,4 @@ async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple
     checked.signature = oauth["oauth_signature"]
     if not oauth_signature.verify_hmac_sha256(checked, client_secret=secret, resource_owner_secret=None):
         raise InvalidClient("signature mismatch")
-    return client_id, oauth["oauth_nonce"], int(timestamp), METHOD
+    return client_id, oauth["oauth_nonce"], int(timestamp), None, METHOD

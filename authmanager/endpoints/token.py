@@ -73,8 +73,10 @@ async def verify_signed(ctx: Context, view: RequestView) -> tuple[ConsumerKey, V
 
 
 def nonce_expiry(ctx: Context, signed: VerifiedSignature) -> int:
-    """A nonce is kept for as long as its timestamp could still pass the freshness check."""
-    return signed.created + ctx.settings.signature_window + 1
+    """A nonce is kept for as long as its request could still pass the freshness checks: while
+    its timestamp is in the window, and never past an RFC 9421 ``expires`` (refused from then on)."""
+    kept = signed.created + ctx.settings.signature_window + 1
+    return kept if signed.expires is None else min(kept, signed.expires)
 
 
 async def authenticate(ctx: Context, session: AsyncSession, view: RequestView) -> Consumer:
