@@ -6,6 +6,9 @@
 * Bearer values the AM only has to recognise (``sph_secret``, access tokens) are stored as
   SHA-256 digests. They carry 256 random bits, so a fast hash is enough (no password KDF
   needed); comparison is constant-time.
+* Every identifier and secret the AM generates comes from :func:`random_secret` (the server key
+  from :func:`random_bytes`): base64url that never begins with ``-``, so a command line never
+  takes one for an option (``--sph -H7u…``, ``consumer revoke -abc…``).
 """
 
 from __future__ import annotations
@@ -30,9 +33,29 @@ def unb64u(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+#: The base64url value of ``-``: a first byte ``0xf8``–``0xfb`` (its top six bits) encodes to it.
+_DASH = 62
+
+
+def random_bytes(nbytes: int = 32) -> bytes:
+    """``nbytes`` random bytes whose base64url form does not begin with ``-``.
+
+    Draws are repeated until the first character is not ``-`` (rejection sampling), so the
+    result is uniform over the other 63/64 of the values: log2(64/63) ≈ 0.023 bits fewer than
+    ``8 * nbytes`` (255.98 bits for 32 bytes, 127.98 for 16, 95.98 for 12). Length, alphabet and
+    every later character are unchanged."""
+    if nbytes < 1:
+        raise ValueError("nbytes must be positive")
+    while True:
+        data = secrets.token_bytes(nbytes)
+        if data[0] >> 2 != _DASH:
+            return data
+
+
 def random_secret(nbytes: int = 32) -> str:
-    """A URL-safe random string of ``nbytes`` random bytes (default 256 bits)."""
-    return b64u(secrets.token_bytes(nbytes))
+    """A base64url random string of ``nbytes`` random bytes (default 256 bits, less 0.023: see
+    :func:`random_bytes`), never beginning with ``-``."""
+    return b64u(random_bytes(nbytes))
 
 
 def digest(value: str) -> str:
@@ -78,7 +101,7 @@ class SecretBox:
             return cls(unb64u(key_file.read_text().strip()))
         if not create:
             raise FileNotFoundError(f"server key file {key_file} not found")
-        key = secrets.token_bytes(32)
+        key = random_bytes(32)  # its base64url form is handled like the other secrets
         key_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -36,7 +36,7 @@ def first_sight(n: int = 3000) -> dict[str, float]:
     key = ECKey.generate_key("P-256", parameters={"kid": "k1", "alg": "ES256"}, private=True)
     now = int(time.time())
     tokens = [jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": "k1"}, _claims(now), key) for _ in range(n)]
-    verifier = JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_uri=ISSUER + "/jwks.json", session=None)
+    verifier = JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, realm="photos", jwks_uri=ISSUER + "/jwks.json", session=None)
     verifier.load_jwks({"keys": [key.as_dict(private=False)]})
     public: ec.EllipticCurvePublicKey = key.get_op_key("verify")  # type: ignore[assignment]
     bare_inputs = []

@@ -6,10 +6,11 @@
    ``max_staleness``), fail closed: validate by RFC 7662 introspection (§2.1, ``sph:sph_secret``)
    when the AM has an introspection endpoint, else raise ``FeedStale`` (→ ``503`` +
    ``Retry-After``).  Cache and offline keys are not trusted meanwhile.
-2. A cache hit (``TokenCache.get``: one SHA-256 and a dict lookup) returns the claims; an
-   expired or revoked hit raises ``InvalidToken``.
+2. A cache hit (``TokenCache.get``: one SHA-256 and a dict lookup) returns the claims, if their
+   ``realm`` is this SP's (a cache holds only what passed step 3 here, but a hit is not trusted
+   to say whose it is); an expired, revoked or other-realm hit raises ``InvalidToken``.
 3. Otherwise full RFC 9068 validation (``JWKSVerifier``: signature, ``typ``, ``iss``, ``aud``,
-   ``exp`` …), then RFC 9068 §2.2 ``jti`` / ``client_id`` must be present and no known
+   ``realm``, ``exp`` …), then RFC 9068 §2.2 ``jti`` / ``client_id`` must be present and no known
    revocation may name the token; only then is it cached.
 
 Without a feed (``feed=False``, no ``sph_secret``, or an AM that does not advertise one) steps 2–3
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from .am_client import AMUnavailable
 from .cache import TokenCache
 from .claims import InvalidToken, revocation_handles
-from .verifier import Claims, JWKSVerifier, TokenVerifier
+from .verifier import Claims, JWKSVerifier, TokenVerifier, check_realm
 
 
 class FeedStale(AMUnavailable):
@@ -54,6 +55,7 @@ class GuardedVerifier:
             return await self.fallback.verify(token)
         cached = self.cache.get(token)
         if cached is not None:
+            check_realm(cached, self.jwks.realm)
             return cached
         claims = await self.jwks.verify(token)
         jti, client_id, iat = revocation_handles(claims)

@@ -139,7 +139,7 @@ class ProtectServeRuntime:
             raise AMUnavailable("AM metadata has no jwks_uri")
         if self._jwks is None:
             self._jwks = JWKSVerifier(
-                issuer=am.issuer, audience=cfg.resource, jwks_uri=am.jwks_uri,
+                issuer=am.issuer, audience=cfg.resource, realm=cfg.realm, jwks_uri=am.jwks_uri,
                 session=self.session, algorithms=cfg.algorithms, leeway=cfg.leeway,
                 refetch_interval=cfg.jwks_refetch_interval, now=cfg.now,
                 fetch_timeout=cfg.http_timeout,
@@ -152,7 +152,7 @@ class ProtectServeRuntime:
         assert self.session is not None and secret is not None  # enforced by ProtectServeConfig
         return IntrospectionVerifier(
             session=self.session, introspection_endpoint=endpoint, sph=cfg.sph,
-            sph_secret=secret, issuer=am.issuer, audience=cfg.resource,
+            sph_secret=secret, issuer=am.issuer, audience=cfg.resource, realm=cfg.realm,
             leeway=cfg.leeway, now=cfg.now,
         )
 

@@ -2,8 +2,14 @@
 
 * ``JWKSVerifier`` — offline validation of RFC 9068 JWT access tokens against the AM's JWKS
   (RFC 7517): signature by ``joserfc`` with pinned algorithms (RFC 8725 §3.1), ``typ``
-  ``at+jwt`` (RFC 9068 §4), ``iss``/``aud``/``exp``/``nbf``/``iat`` (RFC 7519 §4.1, §7.2).
-* ``IntrospectionVerifier`` — RFC 7662 §2 introspection with ``sph:sph_secret``.
+  ``at+jwt`` (RFC 9068 §4), ``iss``/``aud``/``exp``/``nbf``/``iat`` (RFC 7519 §4.1, §7.2), and
+  ProtectServe's ``realm`` claim: it must name this SP's realm (docs/protocol.md §6, §7).
+* ``IntrospectionVerifier`` — RFC 7662 §2 introspection with ``sph:sph_secret``; the answer's
+  ``realm`` must name this SP's realm too.
+
+``aud`` alone does not say which realm a token is for: the AM refuses a second realm on a
+resource URL it already protects, and the SP checks ``realm`` as well, so neither alone has to
+hold. A token without ``realm`` is refused (the AM always sets it).
 
 Expiry follows ``claims.expired`` in both: refused from ``now >= exp + leeway`` on (RFC 7519
 §4.1.4, ``exp`` exclusive) — the rule the token cache applies to its hits as well.
@@ -41,7 +47,16 @@ _CLAIM_ERRORS = {
     "nbf": "token is not yet valid",
     "iat": "token issued in the future",
     "exp": "token expiry is not a number",
+    "realm": "token is for another realm",
 }
+
+
+def check_realm(claims: Mapping[str, Any], realm: str) -> None:
+    """The token (or introspection answer) is for ``realm``; ``InvalidToken`` otherwise."""
+    if "realm" not in claims:
+        raise InvalidToken("missing claim: realm")
+    if claims["realm"] != realm:
+        raise InvalidToken(_CLAIM_ERRORS["realm"])
 
 
 class VerifierUnavailable(AMUnavailable):
@@ -93,11 +108,11 @@ class JWKSVerifier:
     """
 
     def __init__(
-        self, *, issuer: str, audience: str, jwks_uri: str, session: aiohttp.ClientSession | None,
+        self, *, issuer: str, audience: str, realm: str, jwks_uri: str, session: aiohttp.ClientSession | None,
         algorithms: Sequence[str] = ("ES256",), leeway: int = 30, refetch_interval: float = 60.0,
         now: Callable[[], float] = time.time, fetch_timeout: float = 5.0,
     ) -> None:
-        self.issuer, self.audience, self.jwks_uri = issuer, audience, jwks_uri
+        self.issuer, self.audience, self.realm, self.jwks_uri = issuer, audience, realm, jwks_uri
         self._session = session
         self._algorithms = list(algorithms)
         self._registry = _registry(algorithms)
@@ -226,6 +241,7 @@ class JWKSVerifier:
             raise InvalidToken("missing claim: aud")
         if not _audience_ok(claims["aud"], self.audience):
             raise InvalidToken(_CLAIM_ERRORS["aud"])
+        check_realm(claims, self.realm)
         now = self._now()
         for name in ("exp", "iat"):
             if name not in claims:
@@ -246,13 +262,14 @@ class JWKSVerifier:
 class IntrospectionVerifier:
     """RFC 7662 introspection: POST ``token=…`` with HTTP Basic ``sph:sph_secret`` (§2.1).
 
-    ``active`` must be ``true`` (§2.2); ``iss`` and ``aud`` of the answer must name the AM and
-    this resource, and an ``exp`` already past (beyond ``leeway``) is refused as well.
+    ``active`` must be ``true`` (§2.2); ``iss``, ``aud`` and ``realm`` of the answer must name the
+    AM, this resource and this realm, and an ``exp`` already past (beyond ``leeway``) is refused
+    as well.
     """
 
     def __init__(
         self, *, session: aiohttp.ClientSession, introspection_endpoint: str, sph: str,
-        sph_secret: str, issuer: str, audience: str, leeway: int = 30,
+        sph_secret: str, issuer: str, audience: str, realm: str, leeway: int = 30,
         now: Callable[[], float] = time.time,
     ) -> None:
         self._session = session
@@ -261,7 +278,7 @@ class IntrospectionVerifier:
         if ":" in sph:
             raise ValueError("sph must not contain ':' (RFC 7617 §2)")
         self._authorization = aiohttp.encode_basic_auth(sph, sph_secret)
-        self.issuer, self.audience = issuer, audience
+        self.issuer, self.audience, self.realm = issuer, audience, realm
         self._leeway, self._now = leeway, now
 
     async def verify(self, token: str) -> Claims:
@@ -274,6 +291,7 @@ class IntrospectionVerifier:
             raise InvalidToken(_CLAIM_ERRORS["iss"])
         if not _audience_ok(answer.get("aud"), self.audience):
             raise InvalidToken(_CLAIM_ERRORS["aud"])
+        check_realm(answer, self.realm)
         exp = answer.get("exp")
         if exp is not None and (not isinstance(exp, (int, float)) or expired(exp, self._now(), self._leeway)):
             raise InvalidToken("token expired")

@@ -30,11 +30,12 @@ class _Msg:
 
 def sign_9421(url: str, body: bytes, ck: str, cks: str, *, created: float | None = None, nonce: str | None = None,
               components: tuple[str, ...] = ("@method", "@target-uri", "content-digest"),
-              method: str = "POST") -> dict[str, str]:
+              method: str = "POST", expires: float | None = None) -> dict[str, str]:
     """Headers for an RFC 9421 hmac-sha256 signed request (via http-message-signatures)."""
     msg = _Msg(method, url, {"Content-Type": FORM})
     HTTPMessageSigner(signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_Key(cks)).sign(
         msg, key_id=ck, created=datetime.fromtimestamp(created if created is not None else time.time(), timezone.utc),
+        expires=datetime.fromtimestamp(expires, timezone.utc) if expires is not None else None,
         nonce=nonce or secrets.token_urlsafe(16), covered_component_ids=components, body=body,
     )
     return dict(msg.headers)

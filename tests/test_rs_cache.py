@@ -46,16 +46,36 @@ def sign(**over: Any) -> str:
     return jwt.encode({"typ": "at+jwt", "alg": "ES256", "kid": "k1"}, claims(**over), KEY, algorithms=["ES256"])
 
 
-def guarded(clock: Clock, *, leeway: int = 30, size: int = 100, **kw: Any) -> GuardedVerifier:
-    jwks = JWKSVerifier(issuer=ISS, audience=AUD, jwks_uri="http://127.0.0.1:1/jwks.json", session=None,
-                        leeway=leeway, now=clock)
+def guarded(clock: Clock, *, leeway: int = 30, size: int = 100, realm: str = "photos",
+            cache: TokenCache | None = None, **kw: Any) -> GuardedVerifier:
+    jwks = JWKSVerifier(issuer=ISS, audience=AUD, realm=realm, jwks_uri="http://127.0.0.1:1/jwks.json",
+                        session=None, leeway=leeway, now=clock)
     jwks.load_jwks({"keys": [KEY.as_dict(private=False)]})
     revocations = Revocations(now=clock, leeway=leeway)
-    cache = TokenCache(max_entries=size, now=clock, leeway=leeway, revocations=revocations)
+    if cache is None:
+        cache = TokenCache(max_entries=size, now=clock, leeway=leeway, revocations=revocations)
     return GuardedVerifier(jwks=jwks, cache=cache, **kw)
 
 
 # --- hits cost a lookup, not a signature check ---------------------------------------------------
+
+
+async def test_a_hit_is_served_only_to_the_realm_it_was_issued_for() -> None:
+    """Issue 11, item 8: ``aud`` does not say which realm a token is for; ``realm`` does, on first
+    sight and on a cache hit alike (here a cache holding what another realm's SP verified)."""
+    clock = Clock()
+    photos = guarded(clock)
+    albums = guarded(clock, realm="albums", cache=photos.cache)  # same aud, other realm, one cache
+    token = sign()
+    assert (await photos.verify(token))["realm"] == "photos"
+    with pytest.raises(InvalidToken, match="another realm"):
+        await albums.verify(token)  # a hit: no signature check
+    assert (photos.jwks.signature_checks, albums.jwks.signature_checks) == (1, 0)
+    with pytest.raises(InvalidToken, match="another realm"):
+        await guarded(clock, realm="albums").verify(token)  # first sight
+    with pytest.raises(InvalidToken, match="missing claim: realm"):
+        await photos.verify(sign(realm=None))
+    assert await photos.verify(token) and photos.jwks.signature_checks == 2  # a hit (the 2nd check was the realm-less token)
 
 
 async def test_repeat_requests_are_cache_hits_without_signature_checks() -> None:

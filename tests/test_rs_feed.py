@@ -309,7 +309,7 @@ async def test_stale_feed_fails_closed_to_introspection_until_ready_again(
     sp = await make_sp(max_staleness=30)
     token, revoked_at_am = toy.token(), toy.token(jti="gone")
     toy.answers[token] = {"active": True, "iss": toy.issuer, "aud": RESOURCE, "scope": "read",
-                          "client_id": "ck1", "exp": T0 + 300}
+                          "realm": "photos", "client_id": "ck1", "exp": T0 + 300}
     assert (await sp.get(token)).status == 200
     mono.t += 30  # exactly max_staleness: still fresh
     assert (await sp.get(token)).status == 200 and toy.introspections == []
@@ -342,7 +342,7 @@ async def test_never_caught_up_uses_introspection_until_the_feed_is_ready(make_s
     sp = await make_sp()  # start-up does not hang on a refusing feed
     assert not sp.feed.caught_up and sp.feed.attempts >= 1
     token = toy.token()
-    toy.answers[token] = {"active": True, "iss": toy.issuer, "aud": RESOURCE, "scope": "read"}
+    toy.answers[token] = {"active": True, "iss": toy.issuer, "aud": RESOURCE, "scope": "read", "realm": "photos"}
     assert (await sp.get(token)).status == 200
     assert toy.introspections == [token] and sp.signature_checks == 0
     toy.feed_status = 200

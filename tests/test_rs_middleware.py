@@ -294,6 +294,9 @@ BAD_TOKENS = {
     "iss as list": lambda am: am.token(iss=[am.issuer]),
     "wrong aud": lambda am: am.token(aud="http://127.0.0.1:8081/"),
     "missing aud": lambda am: am.token(aud=None),
+    "another realm on the same aud (issue 11)": lambda am: am.token(realm="albums"),
+    "missing realm (issue 11)": lambda am: am.token(realm=None),
+    "realm not a string": lambda am: am.token(realm=["photos"]),
     "typ JWT": lambda am: am.token(header={"typ": "JWT"}),
     "typ missing": lambda am: am.token(header={"typ": None}),
     "scope not a string": lambda am: am.token(scope=["read"]),
@@ -573,13 +576,16 @@ async def test_introspection_active_token(make_sp: Any, am: FakeAM) -> None:
     ({"aud": "http://other/"}, "token audience is not this resource"),
     ({"iss": "http://other"}, "token issuer is not the authorization manager"),
     ({"exp": int(T0) - 60}, "token expired"),
+    ({"realm": "albums"}, "token is for another realm"),
+    ({"realm": ["photos"]}, "token is for another realm"),
+    ({"realm": None}, "missing claim: realm"),
 ])
 async def test_introspection_refusals(
     make_sp: Any, am: FakeAM, answer: dict[str, Any] | None, description: str
 ) -> None:
     sp = await make_sp(mode="introspection")
     if answer is not None:
-        am.answers["opaque-1"] = {**_active(am), **answer}
+        am.answers["opaque-1"] = {k: v for k, v in {**_active(am), **answer}.items() if v is not None}
     await assert_invalid_token(await sp.get("/r", "opaque-1"), description)
     assert sp.calls["read"] == 0
 

@@ -85,7 +85,7 @@ def es_key(kid: str) -> ECKey:
 
 
 def token(key: Any, alg: str = "ES256", **over: Any) -> str:
-    claims = {"iss": "http://am", "aud": AUD, "sub": "ck", "scope": "read",
+    claims = {"iss": "http://am", "aud": AUD, "sub": "ck", "scope": "read", "realm": "photos",
               "iat": int(T0), "exp": int(T0) + 60, **over}
     return jwt.encode({"typ": "at+jwt", "alg": alg, "kid": key.kid}, claims, key, algorithms=[alg])
 
@@ -105,7 +105,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 def make_verifier(keyserver: KeyServer, session: aiohttp.ClientSession | None,
                   clock: Clock, **kw: Any) -> JWKSVerifier:
-    return JWKSVerifier(issuer="http://am", audience=AUD, jwks_uri=f"{keyserver.url}/jwks.json",
+    return JWKSVerifier(issuer="http://am", audience=AUD, realm="photos", jwks_uri=f"{keyserver.url}/jwks.json",
                         session=session, now=clock, **kw)
 
 

@@ -166,6 +166,27 @@ async def test_the_resolver_refuses_by_the_resolved_address(host):
         await resolver.close()
 
 
+#: IPv6 ranges the guard refuses by its own table (issue 11, item 9): deprecated site-local
+#: fec0::/10, which ``ipaddress`` calls global, and the rest of the special-purpose registry.
+SPECIAL_V6 = ["fec0::1", "feff:ffff::1", "fed0::80", "::", "100::1", "100:0:0:1::1", "2001:db8::1", "3fff::1",
+              "3ffe::1", "2001:20::1", "2001:2::1", "5f00::1", "ff0e::1", "ff05::2", "4000::1", "1::1"]
+
+
+@pytest.mark.parametrize("address", SPECIAL_V6)
+async def test_special_purpose_ipv6_is_refused_without_connecting(listener, address):
+    tripwire = Tripwire()  # it would record (and fail) any attempt to connect beyond loopback
+    async with outbound_session(strict, make_socket=tripwire) as http:
+        with pytest.raises(TargetRefused):
+            await discover_ticket_endpoint(http, f"http://[{address}]:{listener.port}/")
+    assert listener.connections == 0 and tripwire.attempts == []
+    assert strict(ipaddress.ip_address(address)) is not None
+
+
+def test_global_ipv6_unicast_is_still_allowed():
+    for address in ("2606:4700:4700::1111", "2a00:1450:4001:830::200e", "2620:4f:8000::1", "2c0f:fb50:4003::1"):
+        assert strict(ipaddress.ip_address(address)) is None, address
+
+
 def test_policy_and_numeric_hosts():
     refused = ["127.0.0.1", "::1", "10.1.2.3", "172.16.0.1", "192.168.0.1", "169.254.1.1", "0.0.0.0", "::",
                "::ffff:127.0.0.1", "::ffff:8.8.8.8", "64:ff9b::a00:1", "2002:7f00:1::", "fe80::1", "fc00::1",

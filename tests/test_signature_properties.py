@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from signers import sign_5849, sign_9421
 
 from authmanager.client_auth import RequestView, verify
-from authmanager.errors import InvalidClient
+from authmanager.endpoints.forms import parse_form_body
+from authmanager.errors import InvalidClient, InvalidRequest
 
 URL = "http://127.0.0.1:8400/token"
 CK, CKS, NOW = "ck-property", "s3cret-with-256-bits-of-entropy-xxxxxxxxxxxx", 1_800_000_000
@@ -23,10 +24,12 @@ async def _lookup(client_id: str) -> str | None:
 
 
 def _verify(method: str, body: bytes, headers: dict[str, str]) -> bool:
-    view = RequestView(method=method, url=URL, headers=headers, body=body, header_lines=tuple(headers.items()))
+    """As the endpoints do: the form is parsed once, and that form is what RFC 5849 covers."""
     try:
+        view = RequestView(method=method, url=URL, headers=headers, body=body, header_lines=tuple(headers.items()),
+                           form=parse_form_body(body))
         asyncio.run(verify(view, _lookup, now=NOW, window=300))
-    except InvalidClient:
+    except (InvalidClient, InvalidRequest):
         return False
     return True
 

@@ -7,7 +7,8 @@ Two encodings of ProtectServe's "sign using cks" are accepted:
 
 Both only *verify*: parsing and HMAC comparison are delegated to well-kept libraries
 (``http-message-signatures`` and ``oauthlib``). Freshness and replay are decided by the caller
-with the values returned here. Every failure raises :class:`~authmanager.errors.InvalidClient`,
+with the values returned here (``created`` within the window of the AM's clock, and an RFC 9421
+``expires`` after it). Every failure raises :class:`~authmanager.errors.InvalidClient`,
 whose body is the same whatever the cause.
 """
 
@@ -30,13 +31,16 @@ METHODS = {
 @dataclass(frozen=True, slots=True)
 class RequestView:
     """What a verifier needs of an HTTP request. ``url`` is the endpoint URL as published by the
-    AM (from configuration), never rebuilt from the request's Host header."""
+    AM (from configuration), never rebuilt from the request's Host header. ``form`` is the body
+    as the endpoint parsed it (:func:`authmanager.endpoints.forms.parse_form`), the very
+    parameters it acts on: RFC 5849 signs those, never a second reading of ``body``."""
 
     method: str
     url: str
     headers: Mapping[str, str]
     body: bytes
     header_lines: tuple[tuple[str, str], ...] = ()
+    form: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,8 @@ class VerifiedSignature:
     nonce: str
     created: int
     method: str
+    #: RFC 9421 §2.3 ``expires``, when the signer set one (already checked to be after now).
+    expires: int | None = None
 
 
 async def verify(
@@ -53,7 +59,7 @@ async def verify(
     """Verify whichever signature the request carries; exactly one must be present."""
     has_9421 = "Signature-Input" in request.headers or "Signature" in request.headers
     has_5849 = request.headers.get("Authorization", "").lstrip().lower().startswith("oauth ") or (
-        b"oauth_signature" in request.body
+        "oauth_signature" in (request.form or {})
     )
     if has_9421 == has_5849:
         raise InvalidClient("no signature" if not has_9421 else "two signature methods at once")
@@ -61,9 +67,11 @@ async def verify(
         result = await rfc9421.verify(request, lookup_secret)
     else:
         result = await rfc5849.verify(request, lookup_secret)
-    client_id, nonce, created, method = result
+    client_id, nonce, created, expires, method = result
     if not nonce or len(nonce) > 128:
         raise InvalidClient("missing or oversized nonce")
     if abs(now - created) > window:
         raise InvalidClient("stale or future timestamp")
-    return VerifiedSignature(client_id=client_id, nonce=nonce, created=created, method=method)
+    if expires is not None and expires <= now:  # RFC 9421 §2.3, against the AM's clock
+        raise InvalidClient("signature expired")
+    return VerifiedSignature(client_id=client_id, nonce=nonce, created=created, method=method, expires=expires)

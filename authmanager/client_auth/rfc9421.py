@@ -3,7 +3,8 @@
 Required (RFC 9421 §2.3, §7.2.1): exactly one signature, covering at least ``"@method"``,
 ``"@target-uri"`` and ``"content-digest"`` (RFC 9530 §2, validated against the body), with
 ``created``, ``nonce`` and ``keyid`` (= ck) parameters. ``alg``, if present, must be
-``hmac-sha256``. Parsing and verification are done by ``http_message_signatures``.
+``hmac-sha256``; ``expires``, if present, must be an integer (the caller refuses it at or before
+the AM's now: the library's own check reads the wall clock, so it is switched off with the skew). Parsing and verification are done by ``http_message_signatures``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class _OneKey(HTTPSignatureKeyResolver):
 
 
 class _Verifier(HTTPMessageVerifier):
-    # Freshness is judged by the caller against the AM's (injectable) clock and window.
+    # Freshness (created, expires) is judged by the caller against the AM's (injectable) clock.
     max_clock_skew = datetime.timedelta(days=36500)
 
 
@@ -75,11 +76,14 @@ def _signature_params(request: "RequestView") -> dict[str, Any]:
     return dict(params)
 
 
-async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple[str, str, int, str]:
+async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple[str, str, int, int | None, str]:
     params = _signature_params(request)
     key_id, nonce, created = params.get("keyid"), params.get("nonce"), params.get("created")
     if not isinstance(key_id, str) or not isinstance(nonce, str) or type(created) is not int:
         raise InvalidClient("keyid, nonce and created are required")
+    expires = params.get("expires")
+    if expires is not None and type(expires) is not int:
+        raise InvalidClient("expires must be an integer")
     secret = await lookup_secret(key_id)
     if secret is None:
         raise InvalidClient("unknown consumer key")
@@ -93,4 +97,4 @@ async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple
     # required identifiers, unparameterised, or the request is refused.
     if not _REQUIRED_KEYS <= result.covered_components.keys():
         raise InvalidClient("the signature does not cover @method, @target-uri and content-digest")
-    return key_id, nonce, created, METHOD
+    return key_id, nonce, created, expires, METHOD

@@ -8,7 +8,7 @@ import click
 
 from ..settings import Settings
 from ..storage.db import make_engine
-from ..storage.migrate import current, head, upgrade
+from ..storage.migrate import MigrationRefused, current, head, upgrade
 
 
 @click.group()
@@ -30,7 +30,10 @@ def db_upgrade(settings: Settings) -> None:
         finally:
             await engine.dispose()
 
-    before, after = asyncio.run(run())
+    try:
+        before, after = asyncio.run(run())
+    except MigrationRefused as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"schema at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
 
 

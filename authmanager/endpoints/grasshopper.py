@@ -21,7 +21,7 @@ from ..grants.client_credentials import parse_scope
 from ..secretbox import random_secret
 from ..storage import consumers as consumer_repo
 from ..storage.models import Consumer
-from .forms import parse_form, read_body
+from .forms import read_form
 from .token import authenticate, request_view
 
 PATH = "/grasshopper"
@@ -29,15 +29,14 @@ PATH = "/grasshopper"
 
 async def handle(request: web.Request) -> web.Response:
     ctx = context(request)
-    body = await read_body(request)
-    params = parse_form(request, body)
+    body, params = await read_form(request)
     cap = ctx.settings.grasshopper_max_ttl
     raw_ttl = params.get("ttl", str(cap))
     if not raw_ttl.isascii() or not raw_ttl.isdigit() or int(raw_ttl) <= 0 or len(raw_ttl) > 9:
         raise InvalidRequest("ttl must be a positive number of seconds")
     ttl = min(int(raw_ttl), cap)
     scope = " ".join(sorted(parse_scope(params["scope"]))) if "scope" in params else None
-    view = request_view(request, ctx.settings.endpoint(PATH), body)
+    view = request_view(request, ctx.settings.endpoint(PATH), body, params)
     async with ctx.sessions.begin() as session:
         parent = await authenticate(ctx, session, view)
         if parent.parent_id is not None:

@@ -19,7 +19,7 @@ from ..errors import UnauthorizedClient, UnsupportedTokenType, json_response
 from ..operations.revocation import revoke_token
 from ..secretbox import digest
 from ..storage import tokens as token_repo
-from .forms import parse_form, read_body
+from .forms import read_form
 from .introspection import authenticate_realm, token_param
 from .token import authenticate, request_view
 
@@ -28,8 +28,7 @@ PATH = "/revoke"
 
 async def handle(request: web.Request) -> web.Response:
     ctx = context(request)
-    body = await read_body(request)
-    params = parse_form(request, body)
+    body, params = await read_form(request)
     now = ctx.now()
     async with ctx.sessions.begin() as session:
         if request.headers.get(hdrs.AUTHORIZATION, "").lower().startswith("basic "):
@@ -37,7 +36,7 @@ async def handle(request: web.Request) -> web.Response:
             owns = lambda row: row.realm_id == realm.id  # noqa: E731
             actor = f"sp:{realm.name}"
         else:
-            view = request_view(request, ctx.settings.endpoint(PATH), body)
+            view = request_view(request, ctx.settings.endpoint(PATH), body, params)
             consumer = await authenticate(ctx, session, view)
             owns = lambda row: row.client_id == consumer.client_id  # noqa: E731
             actor = f"consumer:{consumer.client_id}"

@@ -39,19 +39,20 @@ from ..storage import nonces as nonce_repo
 from ..storage import tokens as token_repo
 from ..storage.db import transaction
 from ..storage.models import Consumer
-from .forms import parse_form, read_body
+from .forms import read_form, refuse_query
 
 PATH = "/token"
 MAX_TOKEN = 8192
 
 
-def request_view(request: web.Request, url: str, body: bytes) -> RequestView:
-    """The signed request as the verifiers see it. The target URI is the published endpoint URL
-    (configuration), with the request's query string, never a URL rebuilt from Host."""
-    if request.query_string:
-        url = f"{url}?{request.query_string}"
+def request_view(request: web.Request, url: str, body: bytes, form: dict[str, str]) -> RequestView:
+    """The signed request as the verifiers see it: the target URI is the published endpoint URL
+    (configuration), never a URL rebuilt from Host; ``form`` is the form the endpoint parsed from
+    ``body`` and acts on, which an RFC 5849 signature must cover. These endpoints take no query
+    (:func:`.forms.refuse_query`), so none can enter the view."""
+    refuse_query(request)
     return RequestView(method=request.method, url=url, headers=request.headers, body=body,
-                       header_lines=tuple(request.headers.items()))
+                       header_lines=tuple(request.headers.items()), form=form)
 
 
 async def verify_signed(ctx: Context, view: RequestView) -> tuple[ConsumerKey, VerifiedSignature]:
@@ -72,8 +73,10 @@ async def verify_signed(ctx: Context, view: RequestView) -> tuple[ConsumerKey, V
 
 
 def nonce_expiry(ctx: Context, signed: VerifiedSignature) -> int:
-    """A nonce is kept for as long as its timestamp could still pass the freshness check."""
-    return signed.created + ctx.settings.signature_window + 1
+    """A nonce is kept for as long as its request could still pass the freshness checks: while
+    its timestamp is in the window, and never past an RFC 9421 ``expires`` (refused from then on)."""
+    kept = signed.created + ctx.settings.signature_window + 1
+    return kept if signed.expires is None else min(kept, signed.expires)
 
 
 async def authenticate(ctx: Context, session: AsyncSession, view: RequestView) -> Consumer:
@@ -93,8 +96,7 @@ async def authenticate(ctx: Context, session: AsyncSession, view: RequestView) -
 
 async def handle(request: web.Request) -> web.Response:
     ctx = context(request)
-    body = await read_body(request)
-    params = parse_form(request, body)
+    body, params = await read_form(request)
     if params.get("action") == "revoke":
         return await _indieauth_revoke(ctx, params)
     grant_type = params.get("grant_type")
@@ -102,7 +104,7 @@ async def handle(request: web.Request) -> web.Response:
         issued = await ticket.redeem(ctx.sessions, params=params, keyring=ctx.keyring, issuer=ctx.settings.issuer,
                                      now=ctx.now(), default_ttl=ctx.settings.token_ttl)
         return json_response(issued.body())
-    view = request_view(request, ctx.settings.endpoint(PATH), body)
+    view = request_view(request, ctx.settings.endpoint(PATH), body, params)
     if grant_type == client_credentials.GRANT_TYPE:
         key, signed = await verify_signed(ctx, view)
         issued = await ctx.issuance.issue(key, client_credentials.parse(params), nonce=signed.nonce,

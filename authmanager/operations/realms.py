@@ -23,6 +23,7 @@ from ..secretbox import digest, random_secret
 from ..storage import consumers as consumer_repo
 from ..storage import realms as realm_repo
 from ..storage.models import AccessToken, Realm, RealmScope
+from .resources import resource_key
 from .revocation import revoke_consumer, revoke_token
 
 
@@ -39,14 +40,6 @@ class NewRealm:
 
     def as_dict(self) -> dict[str, str]:
         return {"realm": self.realm, "sph": self.sph, "sph_secret": self.sph_secret, "resource": self.resource}
-
-
-def _check_resource(resource: str) -> None:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(resource)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment or parts.query:
-        raise AdminError("--resource must be an absolute http(s) URL without query or fragment (RFC 9728 §1.2)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +80,17 @@ async def create_realm(
     scope_texts: Mapping[str, ScopeText] | None = None, actor: str = "cli",
 ) -> NewRealm:
     """Create a realm with its documented scopes; returns the sph secret, which is never stored
-    (only its digest) nor logged. One transaction with its ``realm.create`` audit event."""
+    (only its digest) nor logged. One transaction with its ``realm.create`` audit event.
+
+    One realm per resource (:func:`.resources.resource_key`): tokens name their resource by
+    ``aud``, so a second realm on a resource would get tokens the first realm's SP accepts. The
+    unique ``resource_key`` column decides a race between two creations."""
     if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise AdminError("realm name: 1-100 letters, digits, '-', '_' or '.'")
-    _check_resource(resource)
+    try:
+        key = resource_key(resource)
+    except ValueError as exc:
+        raise AdminError(str(exc)) from None
     if not scopes:
         raise AdminError("a realm needs at least one --scope")
     parse_scope(" ".join(scopes))
@@ -101,8 +101,10 @@ async def create_realm(
     new = NewRealm(realm=name, sph=random_secret(12), sph_secret=random_secret(32), resource=resource)
     try:
         async with sessions.begin() as session:
+            await _refuse_taken(session, name, resource, key)
             realm = Realm(name=name, sph=new.sph, sph_secret_hash=digest(new.sph_secret), resource=resource,
-                          resource_name=resource_name or name, created_at=now, allow_subkeys=allow_subkeys)
+                          resource_key=key, resource_name=resource_name or name, created_at=now,
+                          allow_subkeys=allow_subkeys)
             session.add(realm)
             await session.flush()
             for scope in dict.fromkeys(scopes):
@@ -111,9 +113,21 @@ async def create_realm(
                 session.add(row)
             await audit.record(session, action="realm.create", actor=actor, now=now, realm_id=realm.id,
                                target=name, detail={"resource": resource, "scopes": list(dict.fromkeys(scopes))})
-    except IntegrityError as exc:
-        raise AdminError(f"realm {name!r} already exists") from exc
+    except IntegrityError as exc:  # lost a race to a concurrent creation: say to which
+        async with sessions() as session:
+            await _refuse_taken(session, name, resource, key)
+        raise AdminError(f"realm {name!r} could not be created: a concurrent change conflicted; try again") from exc
     return new
+
+
+async def _refuse_taken(session: AsyncSession, name: str, resource: str, key: str) -> None:
+    if await realm_repo.by_name(session, name) is not None:
+        raise AdminError(f"realm {name!r} already exists")
+    other = await realm_repo.by_resource_key(session, key)
+    if other is not None:
+        same = "" if other.resource == resource else f" (the same resource as {resource}: both are {key})"
+        raise AdminError(f"realm {other.name!r} already protects {other.resource}{same}; tokens name their "
+                         "resource by aud, so each realm needs a resource of its own")
 
 
 async def set_scope(sessions: async_sessionmaker[AsyncSession], *, realm: str, name: str, text: ScopeText,

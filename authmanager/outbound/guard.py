@@ -17,7 +17,11 @@ The default policy refuses what ``ipaddress`` knows is not globally reachable �
 RFC 1918/4193 private, link-local, unspecified, multicast, reserved, shared (RFC 6598) — and
 every IPv6 form that embeds an IPv4 address (IPv4-mapped ``::ffff:0:0/96``, IPv4-translated
 ``::ffff:0:0:0/96``, NAT64 ``64:ff9b::/96`` and ``64:ff9b:1::/48``, 6to4 ``2002::/16``,
-Teredo ``2001::/32``, IPv4-compatible ``::/96``). ``allow_private_targets`` switches it off.
+Teredo ``2001::/32``, IPv4-compatible ``::/96``). It also refuses, by an explicit table that does
+not depend on the Python version's ``ipaddress`` data, the IPv6 ranges of the IANA special-purpose
+registry (RFC 6890) that are not globally reachable or were deprecated — among them site-local
+``fec0::/10`` (RFC 3879), which ``ipaddress`` calls global — and the unicast space outside
+``2000::/3`` that is not assigned. ``allow_private_targets`` switches it off.
 """
 
 from __future__ import annotations
@@ -37,6 +41,23 @@ Policy = Callable[[Address], "str | None"]
 
 _EMBEDDING_V4 = [ipaddress.ip_network(n) for n in (
     "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::/96")]
+#: IPv6 ranges refused whatever ``ipaddress`` says of them (the IANA IPv6 special-purpose address
+#: registry, and deprecated ranges nobody can legitimately serve a web page from).
+_SPECIAL_V6 = [(ipaddress.ip_network(n), why) for n, why in (
+    ("::/128", "unspecified"),
+    ("100::/64", "discard-only, RFC 6666"),
+    ("100:0:0:1::/64", "dummy prefix, RFC 9780"),
+    ("2001::/23", "IETF protocol assignments, RFC 2928"),
+    ("2001:db8::/32", "documentation, RFC 3849"),
+    ("3fff::/20", "documentation, RFC 9637"),
+    ("3ffe::/16", "6bone, returned, RFC 3701"),
+    ("5f00::/16", "SRv6 SIDs, RFC 9602"),
+    ("fc00::/7", "unique local, RFC 4193"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local, deprecated, RFC 3879"),
+    ("ff00::/8", "multicast"),
+)]
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
 _NUMERIC_PART = re.compile(r"(0[xX][0-9a-fA-F]*|[0-9]+)")
 _CANONICAL_V4 = re.compile(r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}")
 
@@ -46,8 +67,14 @@ def strict(ip: Address) -> str | None:
     for name in ("loopback", "unspecified"):
         if getattr(ip, f"is_{name}"):
             return name
-    if isinstance(ip, ipaddress.IPv6Address) and any(ip in net for net in _EMBEDDING_V4):
-        return "IPv6 address embedding an IPv4 address (mapped, translated or tunnelled)"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _EMBEDDING_V4):
+            return "IPv6 address embedding an IPv4 address (mapped, translated or tunnelled)"
+        for net, why in _SPECIAL_V6:
+            if ip in net:
+                return why
+        if ip not in _GLOBAL_UNICAST_V6:
+            return "reserved (outside 2000::/3)"
     for name in ("link_local", "multicast", "private", "reserved"):
         if getattr(ip, f"is_{name}"):
             return name.replace("_", "-")

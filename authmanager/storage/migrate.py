@@ -1,6 +1,8 @@
 """Schema migrations with Alembic, on the AM's own async engine (SQLite and PostgreSQL alike).
 
 * ``upgrade(engine)`` applies every pending migration (``authmanager db upgrade``).
+* A migration that finds data it must not decide about raises ``MigrationRefused`` before it
+  changes anything (0006: two realms on one resource).
 * ``prepare(engine)`` is what ``serve`` does: an empty database is brought to the head revision
   (the first start creates the schema); a database at an older revision is refused with a clear
   message, never migrated behind the operator's back.
@@ -23,6 +25,11 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 class SchemaOutOfDate(RuntimeError):
     """The database schema is not the one this version of the AM needs."""
+
+
+class MigrationRefused(RuntimeError):
+    """A migration found data it must not change on its own (the message says what to do);
+    the upgrade's transaction is rolled back."""
 
 
 def _config(connection: Any = None) -> Config:

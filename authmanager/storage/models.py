@@ -37,7 +37,11 @@ class Realm(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     sph: Mapped[str] = mapped_column(String(64), unique=True)
     sph_secret_hash: Mapped[str] = mapped_column(String(64))
+    #: The resource URL as given: the ``aud`` of the realm's tokens.
     resource: Mapped[str] = mapped_column(Text)
+    #: ``resource`` normalised (operations.resources.resource_key): one realm per resource.
+    #: (The server default only lets migration 0006 add the column without rebuilding the table.)
+    resource_key: Mapped[str] = mapped_column(Text, unique=True, index=True, server_default="")
     resource_name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[int] = mapped_column(BigInteger)
     #: Whether grasshopper sub-keys may obtain tokens for this realm.

@@ -16,6 +16,10 @@ async def by_sph(session: AsyncSession, sph: str) -> Realm | None:
     return await session.scalar(select(Realm).where(Realm.sph == sph))
 
 
+async def by_resource_key(session: AsyncSession, key: str) -> Realm | None:
+    return await session.scalar(select(Realm).where(Realm.resource_key == key))
+
+
 async def by_id(session: AsyncSession, realm_id: int) -> Realm | None:
     return await session.get(Realm, realm_id)
 
