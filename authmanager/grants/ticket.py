@@ -30,10 +30,11 @@ from ..operations.revocation import revoke_token
 from ..policy import Requester, SavedDecision
 from ..runtime.keyring import KeyRing
 from ..secretbox import digest
+from ..storage import grants as grant_repo
 from ..storage import realms as realm_repo
 from ..storage import shares as share_repo
 from ..storage import tokens as token_repo
-from ..storage.models import AccessToken, SavedGrant, Ticket
+from ..storage.models import AccessToken, Ticket
 from ..tokens import access_token_claims
 from .assessment import assess
 from .client_credentials import TokenResponse
@@ -82,7 +83,9 @@ async def _issue(session: AsyncSession, ticket: Ticket, *, keyring: KeyRing, iss
     shared = frozenset(ticket.scopes) & known
     if not shared:
         raise InvalidGrant("the ticket's scopes no longer exist in its realm")
-    grant = await session.get(SavedGrant, ticket.grant_id)
+    # FOR SHARE: revoking the grant waits for this transaction and then revokes this token, or
+    # has committed and is seen here.
+    grant = await grant_repo.get(session, ticket.grant_id, share=True)
     if grant is None or grant.revoked_at is not None:
         raise InvalidGrant(_REFUSED)
     # The share is the owner's decision (the ticket's own copy of it); the realm's policies for

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import audit
+from ...identifiers import is_name
 from ...runtime.ratelimit import TooManyRequests
 from ..auth import authenticate_password
 from ..render import page
@@ -34,9 +35,10 @@ async def login(request: web.Request) -> web.Response:
     admin = await authenticate_password(ctx.sessions, name, password) if name and password else None
     if admin is None:
         await limiter.spend("admin_login_account", account)
+        who = name if is_name(name) else ascii(name[:100])  # a name no account can have, escaped to be storable
         async with ctx.sessions.begin() as db:
             await audit.record(db, action="admin.login_failed", actor=f"ip:{ip}", now=ctx.now(),
-                               target=f"admin:{name[:100]}")
+                               target=f"admin:{who}")
         return await page(request, "login.html", status=403, name=name, error="Wrong name or password.")
     await start(request, admin)
     raise web.HTTPSeeOther("/admin/")
