@@ -11,7 +11,8 @@ docs/protocol.md §12). No aiohttp here.
   authorization code); the revocation is committed, then the error is raised.
 * The realm's policies are consulted for the subject (``subject:<URL>`` or ``*``) with the share
   as its saved grant: a deny overrides the share (``403 request_denied``), and a revoked grant
-  makes its tickets ``invalid_grant``.
+  makes its tickets ``invalid_grant``. The grant is read ``FOR SHARE``: revoking it waits for a
+  redemption in flight, then revokes the token it issued.
 * Single use is one atomic conditional ``UPDATE … WHERE used_at IS NULL`` (``storage.shares.claim``)
   in the same transaction as the token, so concurrent redemptions see exactly one winner.
 """
