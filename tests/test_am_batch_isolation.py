@@ -18,7 +18,7 @@ import asyncio
 import aiohttp
 import pytest
 from amkit import counts, register, request_token
-from signers import FORM, sign_9421, token_form
+from signers import FORM, sign_9421
 from sqlalchemy import func, select
 from test_am_group_commit import CountingTransactor
 

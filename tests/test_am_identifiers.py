@@ -20,8 +20,16 @@ import pytest
 from amkit import UMA_TICKET, counts, register
 from signers import FORM, sign_5849, sign_9421
 
+from authmanager.identifiers import (
+    is_b64token,
+    is_key,
+    is_name,
+    is_nonce,
+    is_scope_token,
+    is_text,
+    is_url_text,
+)
 from authmanager.operations.realms import list_consumers
-from authmanager.identifiers import is_b64token, is_key, is_name, is_nonce, is_scope_token, is_text, is_url_text
 
 
 async def raw(am, method: str, target: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> tuple[int, dict]:

@@ -13,11 +13,15 @@ import aiohttp
 import pytest
 from amkit import UMA_TICKET, counts, register, request_token
 from signers import FORM, SIGNERS
-from test_am_identifiers import basic
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
+from test_am_identifiers import basic
 
-from authmanager.operations.approvals import approve_request, deny_request, list_requests
+from authmanager.operations.approvals import (
+    approve_request,
+    deny_request,
+    list_requests,
+)
 from authmanager.operations.policies import update_policy
 from authmanager.storage.models import AccessRequest
 

@@ -50,7 +50,7 @@ class Hold:
         self.reached.set()
         await self.release.wait()
 
-    def here_sync(self, conn) -> None:  # noqa: ANN001
+    def here_sync(self, conn) -> None:
         """From inside the group commit's synchronous transaction function: on PostgreSQL it runs
         in a greenlet of the event loop (await through it), on SQLite in the transactor's thread."""
         if conn.dialect.name == "postgresql":
@@ -73,7 +73,7 @@ class HeldBatch:
         if len(self.sizes) > 1:
             return await self.inner(fn, batch, *args)
 
-        def held(conn, *a):  # noqa: ANN001
+        def held(conn, *a):
             result = fn(conn, *a)
             self.hold.here_sync(conn)
             return result
