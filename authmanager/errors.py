@@ -115,6 +115,14 @@ class PayloadTooLarge(OAuthError):
     status_code = 413
 
 
+class ServerError(OAuthError):
+    """The request failed on the server's side, alone (the body the error middleware gives any
+    unexpected failure: ``{"error": "server_error"}``)."""
+
+    error = "server_error"
+    status_code = 500
+
+
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status_code = 503

@@ -75,12 +75,12 @@ async def test_max_ttl_caps_the_lifetime(setup):
     assert status == 200 and body["expires_in"] == 60
 
 
-async def test_no_policy_means_denied_and_nothing_stored(setup):
+async def test_no_policy_means_denied_and_nothing_stored_but_the_nonce(setup):
     am, realm, client, http = setup
     before = await counts(am)
     status, body, headers = await request_token(http, am, client, realm.sph, "read")
     assert status == 403 and body["error"] == "request_denied" and headers["Cache-Control"] == "no-store"
-    assert await counts(am) == before
+    assert await counts(am) == {**before, "nonces": before["nonces"] + 1}  # spent: it cannot be replayed
 
 
 @pytest.mark.parametrize("signer", SIGNERS)
@@ -181,7 +181,7 @@ async def test_rfc5849_duplicated_protocol_parameter_fails(setup):
     ({"grant_type": "client_credentials", "sph": None, "scope": "read  write"}, "invalid_scope"),
     ({"grant_type": "password", "sph": None, "scope": "read"}, "unsupported_grant_type"),
 ])
-async def test_bad_parameters_get_standard_errors_and_store_nothing(setup, form, error):
+async def test_bad_parameters_get_standard_errors_and_store_nothing_but_the_nonce(setup, form, error):
     from urllib.parse import urlencode
 
     am, realm, client, http = setup
@@ -193,7 +193,9 @@ async def test_bad_parameters_get_standard_errors_and_store_nothing(setup, form,
         assert r.status == 400
         assert (await r.json())["error"] == error
         assert r.headers["Cache-Control"] == "no-store"
-    assert await counts(am) == before
+    assert await counts(am) == {**before, "nonces": before["nonces"] + 1}  # the signature verified: spent
+    async with http.post(am.url("/token"), data=body, headers=headers) as r:  # the same bytes again
+        assert r.status == 401 and (await r.json())["error"] == "invalid_client"
 
 
 async def test_non_form_duplicated_and_oversized_bodies(setup):

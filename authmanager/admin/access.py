@@ -8,10 +8,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..errors import NotFound
+from ..identifiers import is_row_id
 from ..storage import access_requests as request_repo
 from ..storage import grants as grant_repo
 from ..storage import realms as realm_repo
-from ..storage.models import AccessToken, Policy, Realm
+from ..storage import tokens as token_repo
+from ..storage.models import Policy, Realm
 from .auth import Principal
 from .errors import AccessDenied
 
@@ -31,7 +33,7 @@ def require_all_realms(admin: Principal) -> None:
 
 async def realm(sessions: Sessions, admin: Principal, name: str) -> Realm:
     async with sessions() as session:
-        row = await realm_repo.by_name(session, name) if len(name) <= 100 else None
+        row = await realm_repo.by_name(session, name)
     if row is None:
         raise NotFound(f"no realm named {name!r}")
     check(admin, row.id)
@@ -66,12 +68,12 @@ async def grant(sessions: Sessions, admin: Principal, grant_id: int) -> int:
 
 async def token(sessions: Sessions, admin: Principal, jti: str) -> int:
     async with sessions() as session:
-        row = await session.get(AccessToken, jti) if len(jti) <= 64 else None
+        row = await token_repo.by_jti(session, jti)
     return _realm_of(admin, "token", jti, row and row.realm_id)
 
 
 def int_id(text: str) -> int:
-    """A path id; anything but a small positive integer is simply unknown."""
-    if not text.isdigit() or len(text) > 12:
+    """A path id; anything but a positive integer an ``INTEGER`` column can hold is simply unknown."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 12 and is_row_id(int(text))):
         raise NotFound(f"no such object {text[:40]!r}")
     return int(text)

@@ -14,6 +14,7 @@ from aiohttp import hdrs, web
 
 from .. import audit
 from ..errors import InvalidRequest, json_response
+from ..identifiers import MAX_ROW_ID, is_row_id
 from ..operations.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
 from ..operations.policies import add_policy, explain, list_policies, move_policy, remove_policy, update_policy
 from ..operations.realms import (
@@ -255,11 +256,12 @@ async def token_revoke(request: web.Request) -> web.Response:
 @routes.get("/audit")
 async def audit_log(request: web.Request) -> web.Response:
     query, ctx = request.query, am(request)
-    try:
-        before = int(query["before"]) if "before" in query else None
-        limit = int(query.get("limit", "50"))
-    except ValueError:
-        raise InvalidRequest("before and limit must be integers") from None
+    raw_before, raw_limit = query.get("before"), query.get("limit", "50")
+    if not all(text.isascii() and text.isdigit() and len(text) <= 12 for text in (raw_before or "1", raw_limit)):
+        raise InvalidRequest("before and limit must be integers")
+    before, limit = (int(raw_before) if raw_before is not None else None), int(raw_limit)
+    if before is not None and not is_row_id(before):
+        raise InvalidRequest(f"before must be an event id, 1 to {MAX_ROW_ID}")
     if not 1 <= limit <= 500:
         raise InvalidRequest("limit must be between 1 and 500")
     action = query.get("action")

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import audit
+from ..identifiers import is_key, is_name, is_row_id, is_text
 from ..operations.realms import AdminError
 from ..secretbox import b64u, digest, random_secret, unb64u
 from ..storage import admins as admin_repo
@@ -64,12 +65,12 @@ _DUMMY = hash_password(random_secret(16))
 
 
 def check_password(password: str) -> None:
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise AdminError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD or not is_text(password, max_len=MAX_PASSWORD):
+        raise AdminError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters (no NUL)")
 
 
 def check_name(name: str) -> None:
-    if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+    if not is_name(name):
         raise AdminError("admin name: 1-100 letters, digits, '-', '_' or '.'")
 
 
@@ -133,7 +134,7 @@ async def list_admins(sessions: Sessions) -> list[dict[str, Any]]:
 async def authenticate_password(sessions: Sessions, name: str, password: str) -> Admin | None:
     """The admin whose name and password these are, else None (same scrypt cost either way)."""
     async with sessions() as session:
-        admin = await admin_repo.by_name(session, name) if len(name) <= 100 else None
+        admin = await admin_repo.by_name(session, name)
     ok = await asyncio.to_thread(verify_password, password, admin.password_hash if admin else _DUMMY)
     return admin if ok and admin is not None else None
 
@@ -141,8 +142,8 @@ async def authenticate_password(sessions: Sessions, name: str, password: str) ->
 async def create_token(sessions: Sessions, *, name: str, label: str = "", now: int, actor: str = "cli"
                        ) -> dict[str, Any]:
     """A new API token for admin ``name``: returned once, only its SHA-256 stored."""
-    if len(label) > 100:
-        raise AdminError("a token label has at most 100 characters")
+    if not is_text(label, max_len=100):
+        raise AdminError("a token label is text (no NUL) of at most 100 characters")
     value = random_secret(32)
     async with sessions.begin() as session:
         admin = await admin_repo.by_name(session, name)
@@ -157,7 +158,7 @@ async def create_token(sessions: Sessions, *, name: str, label: str = "", now: i
 
 async def revoke_token(sessions: Sessions, token_id: int, *, now: int, actor: str = "cli") -> dict[str, Any]:
     async with sessions.begin() as session:
-        row = await admin_repo.token(session, token_id, for_update=True)
+        row = await admin_repo.token(session, token_id, for_update=True) if is_row_id(token_id) else None
         if row is None or row.revoked_at is not None:
             raise AdminError(f"no live admin token {token_id}")
         admin = await admin_repo.get(session, row.admin_id)
@@ -175,8 +176,8 @@ async def list_tokens(sessions: Sessions) -> list[dict[str, Any]]:
 
 
 async def authenticate_token(sessions: Sessions, value: str) -> Principal | None:
-    """The principal of a live API token, else None (compared by SHA-256; 256-bit values)."""
-    if not value or len(value) > 200:
+    """The principal of a live API token, else None (compared by SHA-256; 256-bit base64url values)."""
+    if not is_key(value, max_len=200):
         return None
     async with sessions() as session:
         row = await admin_repo.token_by_hash(session, digest(value))

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp_session import SESSION_KEY
 
 from ..errors import OAuthError
+from ..identifiers import MAX_ROW_ID, is_row_id
 from ..operations.realms import AdminError
 from .sessions import csrf_token, flash, take_flashes
 from .state import PRINCIPAL
@@ -96,6 +97,6 @@ def form_int(value: object, name: str, *, required: bool = False) -> int | None:
         if required:
             raise AdminError(f"{name} is required")
         return None
-    if not text.isdigit() or len(text) > 12:
-        raise AdminError(f"{name} must be a positive whole number")
+    if not (text.isascii() and text.isdigit() and len(text) <= 12 and is_row_id(int(text))):
+        raise AdminError(f"{name} must be a positive whole number (at most {MAX_ROW_ID})")
     return int(text)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping
 
 from ..errors import InvalidClient
+from ..identifiers import is_key, is_nonce, is_text
 from . import rfc5849, rfc9421
 
 SecretLookup = Callable[[str], Awaitable[str | None]]
@@ -56,7 +57,20 @@ class VerifiedSignature:
 async def verify(
     request: RequestView, lookup_secret: SecretLookup, *, now: float, window: int
 ) -> VerifiedSignature:
-    """Verify whichever signature the request carries; exactly one must be present."""
+    """Verify whichever signature the request carries; exactly one must be present.
+
+    The key id (ck) must be a generated identifier (:func:`authmanager.identifiers.is_key`)
+    before it is looked up, and the nonce 1-128 printable ASCII characters
+    (:func:`~authmanager.identifiers.is_nonce`) before anyone may store it: any other value is
+    the same ``invalid_client`` as a wrong signature, and never reaches the database."""
+
+    async def lookup_key(client_id: str) -> str | None:
+        return await lookup_secret(client_id) if is_key(client_id) else None
+
+    # A header holding bytes that are not UTF-8 (a lone surrogate once decoded) cannot be part
+    # of any signature base: refused before a verifier trips over it.
+    if not all(is_text(value, max_len=len(value)) for _, value in request.header_lines or request.headers.items()):
+        raise InvalidClient("a header is not UTF-8 text")
     has_9421 = "Signature-Input" in request.headers or "Signature" in request.headers
     has_5849 = request.headers.get("Authorization", "").lstrip().lower().startswith("oauth ") or (
         "oauth_signature" in (request.form or {})
@@ -64,12 +78,12 @@ async def verify(
     if has_9421 == has_5849:
         raise InvalidClient("no signature" if not has_9421 else "two signature methods at once")
     if has_9421:
-        result = await rfc9421.verify(request, lookup_secret)
+        result = await rfc9421.verify(request, lookup_key)
     else:
-        result = await rfc5849.verify(request, lookup_secret)
+        result = await rfc5849.verify(request, lookup_key)
     client_id, nonce, created, expires, method = result
-    if not nonce or len(nonce) > 128:
-        raise InvalidClient("missing or oversized nonce")
+    if not is_nonce(nonce):
+        raise InvalidClient("missing, oversized or malformed nonce")
     if abs(now - created) > window:
         raise InvalidClient("stale or future timestamp")
     if expires is not None and expires <= now:  # RFC 9421 §2.3, against the AM's clock

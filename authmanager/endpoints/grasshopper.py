@@ -9,6 +9,10 @@ consumer POSTs here, signed with its cks exactly as at the token endpoint, with 
 * cannot mint further sub-keys (a sub-key calling this endpoint gets ``unauthorized_client``);
 * gets tokens judged by its master key's policies, never wider, that never outlive it;
 * dies with its master key (revocation or deletion), and is refused by realms that forbid sub-keys.
+
+The signature is verified first; from then on the request's nonce is spent whatever the answer
+(``unauthorized_client``, a bad ``ttl`` or ``scope``), as at the token endpoint. The master key's
+row is read ``FOR SHARE``: revoking it waits for the new sub-key to commit, then revokes it too.
 """
 
 from __future__ import annotations
@@ -22,28 +26,31 @@ from ..secretbox import random_secret
 from ..storage import consumers as consumer_repo
 from ..storage.models import Consumer
 from .forms import read_form
-from .token import authenticate, request_view
+from .registration import MAX_NAME
+from .token import authenticate, request_view, signed_transaction
 
 PATH = "/grasshopper"
+SUFFIX = " (grasshopper)"
 
 
 async def handle(request: web.Request) -> web.Response:
     ctx = context(request)
     body, params = await read_form(request)
-    cap = ctx.settings.grasshopper_max_ttl
-    raw_ttl = params.get("ttl", str(cap))
-    if not raw_ttl.isascii() or not raw_ttl.isdigit() or int(raw_ttl) <= 0 or len(raw_ttl) > 9:
-        raise InvalidRequest("ttl must be a positive number of seconds")
-    ttl = min(int(raw_ttl), cap)
-    scope = " ".join(sorted(parse_scope(params["scope"]))) if "scope" in params else None
     view = request_view(request, ctx.settings.endpoint(PATH), body, params)
-    async with ctx.sessions.begin() as session:
+    async with signed_transaction(ctx) as session:  # a refusal keeps the nonce spent
         parent = await authenticate(ctx, session, view)
         if parent.parent_id is not None:
             raise UnauthorizedClient("a grasshopper key cannot mint sub-keys")
+        cap = ctx.settings.grasshopper_max_ttl
+        raw_ttl = params.get("ttl", str(cap))
+        if not raw_ttl.isascii() or not raw_ttl.isdigit() or int(raw_ttl) <= 0 or len(raw_ttl) > 9:
+            raise InvalidRequest("ttl must be a positive number of seconds")
+        ttl = min(int(raw_ttl), cap)
+        scope = " ".join(sorted(parse_scope(params["scope"]))) if "scope" in params else None
         now = ctx.now()
         client_id, secret = random_secret(16), random_secret(32)
-        metadata = {"client_name": f"{parent.client_name} (grasshopper)", **({"scope": scope} if scope else {})}
+        name = f"{parent.client_name[:MAX_NAME - len(SUFFIX)]}{SUFFIX}"  # within the column's 200 characters
+        metadata = {"client_name": name, **({"scope": scope} if scope else {})}
         await consumer_repo.add(session, Consumer(
             client_id=client_id, client_name=metadata["client_name"],
             secret_sealed=ctx.box.seal(secret.encode(), aad=client_id), client_metadata=metadata,

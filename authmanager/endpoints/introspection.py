@@ -17,6 +17,7 @@ from aiohttp import BasicAuth, hdrs, web
 
 from ..context import Context, context
 from ..errors import InvalidClient, InvalidRequest, json_response
+from ..identifiers import is_key
 from ..runtime.known_tokens import RealmEntry
 from ..runtime.ratelimit import TooManyRequests
 from ..secretbox import digest, digest_matches
@@ -25,16 +26,17 @@ from .forms import parse_form, read_body
 PATH = "/introspect"
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="authmanager"'}
 MAX_TOKEN = 8192
-MAX_SPH = 64
 
 
 async def authenticate_realm(ctx: Context, request: web.Request) -> RealmEntry:
-    """HTTP Basic ``sph:sph_secret``; the secret is compared as a digest in constant time."""
+    """HTTP Basic ``sph:sph_secret``; the secret is compared as a digest in constant time. A user
+    name that cannot be an sph (:func:`authmanager.identifiers.is_key`) is not looked up: the
+    same ``401`` as a wrong secret."""
     try:
         creds = BasicAuth.decode(request.headers.get(hdrs.AUTHORIZATION, ""))
     except ValueError as exc:
         raise InvalidClient("missing or malformed Basic credentials", headers=BASIC_CHALLENGE) from exc
-    realm = await ctx.known.realm(creds.login) if len(creds.login) <= MAX_SPH else None
+    realm = await ctx.known.realm(creds.login) if is_key(creds.login) else None  # an sph is base64url
     if realm is None or not digest_matches(creds.password, realm.sph_secret_hash):
         raise InvalidClient("bad sph credentials", headers=BASIC_CHALLENGE)
     return realm

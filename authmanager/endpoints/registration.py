@@ -16,6 +16,7 @@ from aiohttp import web
 from ..client_auth import METHODS
 from ..context import context
 from ..errors import InvalidClientMetadata, json_response
+from ..identifiers import is_text
 from ..secretbox import random_secret
 from ..storage import consumers as consumer_repo
 from ..storage.models import Consumer
@@ -36,13 +37,14 @@ def validate(metadata: Any) -> dict[str, Any]:
     for name in _STRINGS:
         if name in metadata:
             value = metadata[name]
-            if not isinstance(value, str) or len(value) > MAX_NAME * 10 or "\x00" in value:
+            if not is_text(value, max_len=MAX_NAME * 10):  # storable: no NUL, no lone surrogate
                 raise InvalidClientMetadata(f"{name} must be a string")
             kept[name] = value
     for name in _LISTS:
         if name in metadata:
             value = metadata[name]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > 20:
+            if not isinstance(value, list) or not all(is_text(v, max_len=MAX_NAME * 10) for v in value) \
+                    or len(value) > 20:
                 raise InvalidClientMetadata(f"{name} must be a list of strings")
             kept[name] = value
     if "grant_types" in kept and set(kept["grant_types"]) - {"client_credentials"}:

@@ -21,7 +21,7 @@ from ..secretbox import digest
 from ..storage import tokens as token_repo
 from .forms import read_form
 from .introspection import authenticate_realm, token_param
-from .token import authenticate, request_view
+from .token import authenticate, request_view, signed_transaction
 
 PATH = "/revoke"
 
@@ -30,7 +30,8 @@ async def handle(request: web.Request) -> web.Response:
     ctx = context(request)
     body, params = await read_form(request)
     now = ctx.now()
-    async with ctx.sessions.begin() as session:
+    # A consumer's signed request spends its nonce whatever the answer (unauthorized_client included).
+    async with signed_transaction(ctx) as session:
         if request.headers.get(hdrs.AUTHORIZATION, "").lower().startswith("basic "):
             realm = await authenticate_realm(ctx, request)
             owns = lambda row: row.realm_id == realm.id  # noqa: E731

@@ -23,7 +23,7 @@ async def handle(request: web.Request) -> web.Response:
     ctx = context(request)
     name = request.match_info["realm"]
     async with ctx.sessions() as session:
-        realm = await realm_repo.by_name(session, name) if len(name) <= 100 else None
+        realm = await realm_repo.by_name(session, name)  # None for a name no realm can have
         if realm is None:
             raise NotFound("no such realm")
         scopes = await realm_repo.scopes(session, realm.id)

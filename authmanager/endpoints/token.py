@@ -5,12 +5,17 @@
   per-process :mod:`authmanager.runtime.consumer_keys` cache). The key's liveness, the nonce claim, the
   policy decision and the token's persistence then happen in one transaction shared with the
   other requests waiting at that moment (group commit, :mod:`authmanager.grants.group_commit`):
-  a refused request stores nothing. Success is §5.1; errors are §5.2 JSON, ``no-store``.
+  a refused request stores nothing but its spent nonce. Success is §5.1; errors are §5.2 JSON,
+  ``no-store``.
 * ``POST grant_type=ticket&ticket=…`` (IndieAuth Ticket Auth, :mod:`authmanager.grants.ticket`):
   no client authentication; the single-use ticket delivered to the subject is the proof.
 * ``POST grant_type=urn:ietf:params:oauth:grant-type:uma-ticket&ticket=…`` (UMA 2.0 Grant §3.3.1,
   :mod:`authmanager.grants.uma_ticket`): signed like client credentials; polls a request put to
   the realm owner. ``403 request_submitted`` (from either signed grant) commits what it recorded.
+* Every request whose signature verified spends its nonce, whatever the answer (a token, a
+  refusal of its form, ``request_denied``, ``slow_down``, ``invalid_grant``…): a captured
+  request replayed later, after the owner or a policy changed, gets ``401 invalid_client``. Only
+  a transaction that fails as a whole (``503``: the database is unavailable) leaves it unspent.
 * ``POST action=revoke&token=…`` (IndieAuth "Token Revocation"): possession of the token is the
   credential; the answer is ``200`` whether or not the token was known.
 * ``GET`` with ``Authorization: Bearer`` (IndieAuth "Access Token Verification"): ``me``,
@@ -22,15 +27,15 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from aiohttp import hdrs, web
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..client_auth import RequestView, VerifiedSignature
 from ..client_auth import verify as verify_signature
 from ..context import Context, context
-from ..errors import InvalidClient, InvalidRequest, RecordedOutcome, UnsupportedGrantType, json_response
+from ..errors import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrantType, json_response
 from ..grants import client_credentials, ticket, uma_ticket
 from ..grants.group_commit import LAST_USED_GRANULARITY
+from ..identifiers import is_b64token
 from ..operations.revocation import revoke_token
 from ..runtime.consumer_keys import ConsumerKey
 from ..secretbox import digest
@@ -79,11 +84,22 @@ def nonce_expiry(ctx: Context, signed: VerifiedSignature) -> int:
     return kept if signed.expires is None else min(kept, signed.expires)
 
 
+def signed_transaction(ctx: Context):  # type: ignore[no-untyped-def]
+    """The transaction of a signed request outside the group commit (the UMA poll,
+    ``/grasshopper``, ``/revoke``): committed on success *and* on an OAuthError, so that the
+    nonce :func:`authenticate` claimed stays spent whatever the answer. The handlers refuse
+    before they write anything else (the one exception, the poll time a ``request_submitted``
+    records, is meant to be kept); any other failure rolls everything back."""
+    return transaction(ctx.sessions, keep=(OAuthError,))
+
+
 async def authenticate(ctx: Context, session: AsyncSession, view: RequestView) -> Consumer:
     """Verify the signature and, in the caller's transaction, check the key is live and claim
     the nonce; return the consumer key's row. Raises InvalidClient.
 
-    A grasshopper sub-key authenticates like any key while it and its master key are live."""
+    A grasshopper sub-key authenticates like any key while it and its master key are live. The
+    key's row (and its master's) is read ``FOR SHARE``: a revocation waits for this transaction,
+    or has committed and is seen (:func:`authmanager.storage.consumers.get_live`)."""
     key, signed = await verify_signed(ctx, view)
     consumer = await consumer_repo.get_live(session, key.client_id, now=ctx.now())
     if consumer is None:
@@ -105,17 +121,25 @@ async def handle(request: web.Request) -> web.Response:
                                      now=ctx.now(), default_ttl=ctx.settings.token_ttl)
         return json_response(issued.body())
     view = request_view(request, ctx.settings.endpoint(PATH), body, params)
-    if grant_type == client_credentials.GRANT_TYPE:
-        key, signed = await verify_signed(ctx, view)
-        issued = await ctx.issuance.issue(key, client_credentials.parse(params), nonce=signed.nonce,
-                                          nonce_expires_at=nonce_expiry(ctx, signed))
-        return json_response(issued.body())
     if grant_type != uma_ticket.GRANT_TYPE:
-        await verify_signed(ctx, view)  # an unauthenticated caller learns nothing about grant types
-        raise UnsupportedGrantType(f"grant_type must be {client_credentials.GRANT_TYPE}, {uma_ticket.GRANT_TYPE} "
-                                   f"or {ticket.GRANT_TYPE}")
-    # A pending request (request_submitted) is an answer that keeps what it recorded.
-    async with transaction(ctx.sessions, keep=(RecordedOutcome,)) as session:
+        # Client credentials, or an unsupported grant type (which an unauthenticated caller
+        # learns nothing about): verified, then decided in the group commit, which spends the
+        # nonce even when the form itself is refused.
+        key, signed = await verify_signed(ctx, view)
+        form: client_credentials.Request | OAuthError
+        if grant_type == client_credentials.GRANT_TYPE:
+            try:
+                form = client_credentials.parse(params)
+            except OAuthError as err:
+                form = err
+        else:
+            form = UnsupportedGrantType(f"grant_type must be {client_credentials.GRANT_TYPE}, "
+                                        f"{uma_ticket.GRANT_TYPE} or {ticket.GRANT_TYPE}")
+        issued = await ctx.issuance.issue(key, form, nonce=signed.nonce, nonce_expires_at=nonce_expiry(ctx, signed))
+        return json_response(issued.body())
+    # Any answer but a failure of the transaction keeps the nonce spent; a pending request
+    # (request_submitted) also keeps the poll time it recorded.
+    async with signed_transaction(ctx) as session:
         consumer = await authenticate(ctx, session, view)
         now, settings = ctx.now(), ctx.settings
         issued = await uma_ticket.poll(session, consumer=consumer, params=params, keyring=ctx.keyring,
@@ -129,7 +153,7 @@ async def _mark_used(session: AsyncSession, consumer: Consumer, now: int) -> Non
     master = consumer.parent_id or consumer.client_id
     if consumer.parent_id is None and (consumer.last_used_at or 0) > now - LAST_USED_GRANULARITY:
         return
-    await session.execute(update(Consumer).where(Consumer.client_id == master).values(last_used_at=now))
+    await consumer_repo.mark_used(session, master, now=now)
 
 
 async def _indieauth_revoke(ctx: Context, params: dict[str, str]) -> web.Response:
@@ -155,7 +179,7 @@ async def verify(request: web.Request) -> web.Response:
             text='{"error":"invalid_request","error_description":"token too large"}', content_type="application/json",
             headers={"WWW-Authenticate": 'Bearer error="invalid_request"', "Cache-Control": "no-store"})
     row = realm = None
-    if scheme.lower() == "bearer" and token:
+    if scheme.lower() == "bearer" and is_b64token(token):  # else no token this AM issued
         row = await ctx.known.token(digest(token))
     if row is not None and not row.revoked and row.expires_at > ctx.now():
         realm = await ctx.known.realm_by_id(row.realm_id)

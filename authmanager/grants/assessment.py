@@ -28,16 +28,19 @@ def saved_decision(row: SavedGrant | None) -> policy.SavedDecision | None:
 
 
 async def assess(session: AsyncSession, *, realm_id: int, requester: policy.Requester, requested: frozenset[str],
-                 now: int, default_ttl: int, saved: policy.SavedDecision | None = None) -> policy.Decision:
+                 now: int, default_ttl: int, saved: policy.SavedDecision | None = None,
+                 issuing: bool = False) -> policy.Decision:
     """Evaluate ``realm_id``'s policies for ``requester``. The saved grant is the consumer's (or
-    the subject's) live grant in that realm, unless ``saved`` is given."""
+    the subject's) live grant in that realm, unless ``saved`` is given. ``issuing`` (a token
+    may follow from the decision) reads that grant ``FOR SHARE``, so that revoking it waits for
+    the caller's transaction and then revokes what it issued."""
     rules = [rule_of(row) for row in await realm_repo.policies(session, realm_id)]
     if saved is None:
         row = None
         if requester.client_id is not None:
-            row = await grant_repo.live_for_consumer(session, realm_id, requester.client_id)
+            row = await grant_repo.live_for_consumer(session, realm_id, requester.client_id, share=issuing)
         elif requester.subject is not None:
-            row = await grant_repo.live_for_subject(session, realm_id, requester.subject)
+            row = await grant_repo.live_for_subject(session, realm_id, requester.subject, share=issuing)
         saved = saved_decision(row)
     return policy.evaluate(rules, requester=requester, requested=requested, default_ttl=default_ttl, now=now,
                            saved=saved)

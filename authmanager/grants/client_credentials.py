@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import policy
 from ..errors import InvalidRequest, InvalidScope
+from ..identifiers import is_key
 from .assessment import rule_of, saved_decision
 from .issuance import MAX_SCOPES, ConsumerLike, RealmLike, TokenResponse, parse_scope, policy_client, within_subkey_limits
 
@@ -36,9 +37,13 @@ class Request:
 
 
 def parse(params: Mapping[str, str]) -> Request:
+    """The request's ``sph`` (a generated identifier: base64url, at most 64 characters, see
+    :mod:`authmanager.identifiers`) and scopes; anything else is refused before it is queued."""
     sph = params.get("sph")
     if not sph:
         raise InvalidRequest("sph is required")
+    if not is_key(sph):
+        raise InvalidRequest("unknown sph")
     return Request(sph=sph, scopes=parse_scope(params.get("scope")))
 
 

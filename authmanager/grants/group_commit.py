@@ -14,15 +14,27 @@ liveness (revoked, deleted, an expired sub-key or a dead master) and the saved g
 inside the batch's transaction, so each decision is exactly what one transaction per request
 would have decided. Per request, the outcomes are those of RFC 6749 §5 and UMA 2.0 Grant §3.3.6:
 
-* a dead consumer key, or a nonce already used (in this batch, an earlier one, or by another AM
-  process: one atomic ``INSERT … ON CONFLICT DO NOTHING``) → ``invalid_client``, nothing stored;
+* a dead consumer key → ``invalid_client``, nothing stored (a revoked, deleted or expired key
+  never comes back, so its request can never succeed later either);
+* otherwise the nonce is spent first, whatever the answer below: one atomic ``INSERT … ON
+  CONFLICT DO NOTHING`` for the whole batch. A nonce already used (in this batch, an earlier
+  one, or by another AM process) → ``invalid_client``, nothing else stored. So a captured
+  request, however it was answered, can never be replayed for a different answer;
+* a form refused before it was queued (no ``sph``, a malformed one, a bad ``scope``, an
+  unsupported ``grant_type``) → that error;
 * an unknown ``sph`` → ``invalid_request``; a scope the realm lacks → ``invalid_scope``;
-* denied by policy → ``request_denied`` (the decision is audited; the nonce is not spent);
+* denied by policy → ``request_denied`` (the decision is audited);
 * some scope to be put to the owner → the request is recorded, ``request_submitted`` with a ticket;
 * permitted → a token, persisted by its digest, with the ``token.issue`` audit row.
 
-A failure of the transaction fails every request of the batch alike (``503`` when the database
-is unavailable) and stores nothing. No aiohttp here.
+The keys' and saved grants' rows are read ``FOR SHARE`` (:mod:`authmanager.storage.issuance`),
+so a revocation either precedes the batch or waits for it and then revokes what it issued.
+
+A batch whose transaction fails stores nothing. When the database is unavailable every request
+of it gets ``503`` (its nonce unspent: it may be sent again). Any other failure is one request's
+data the database refused, or a fault: the batch is split in halves and each decided again on
+its own, down to single requests, so one request never decides another's answer and only the
+request that fails alone gets ``500 server_error``. No aiohttp here.
 """
 
 from __future__ import annotations
@@ -30,14 +42,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
 
 from .. import audit
-from ..errors import InvalidClient, InvalidRequest, OAuthError, RequestDenied, RequestSubmitted, TemporarilyUnavailable
+from ..errors import (
+    InvalidClient,
+    InvalidRequest,
+    OAuthError,
+    RequestDenied,
+    RequestSubmitted,
+    ServerError,
+    TemporarilyUnavailable,
+)
 from ..runtime.consumer_keys import ConsumerKey
 from ..runtime.keyring import KeyRing
 from ..runtime.known_tokens import KnownTokens
@@ -69,10 +89,11 @@ class Terms:
 
 @dataclass(eq=False, slots=True)
 class Pending:
-    """One verified token request waiting for its batch."""
+    """One verified token request waiting for its batch; ``request`` is the refusal when its
+    form was refused before it was queued (the batch still spends its nonce)."""
 
     key: ConsumerKey
-    request: client_credentials.Request
+    request: client_credentials.Request | OAuthError
     nonce: str
     nonce_expires_at: int
     future: asyncio.Future[TokenResponse] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -114,9 +135,11 @@ class IssuanceQueue:
         while not self._queue.empty():
             self._queue.get_nowait().settle(TemporarilyUnavailable("the AM is shutting down"))
 
-    async def issue(self, key: ConsumerKey, request: client_credentials.Request, *, nonce: str,
+    async def issue(self, key: ConsumerKey, request: client_credentials.Request | OAuthError, *, nonce: str,
                     nonce_expires_at: int) -> TokenResponse:
-        """Queue a request whose signature was verified; the token, or the request's OAuthError."""
+        """Queue a request whose signature was verified; the token, or the request's OAuthError.
+        ``request`` may be the OAuthError its form already got: it is raised once the nonce is
+        spent (or ``invalid_client`` if it already was)."""
         if self._task is None or self._task.done():
             raise TemporarilyUnavailable("the AM is not issuing tokens")
         pending = Pending(key=key, request=request, nonce=nonce, nonce_expires_at=nonce_expires_at)
@@ -132,14 +155,6 @@ class IssuanceQueue:
                 for item in batch:
                     item.settle(TemporarilyUnavailable("the AM is shutting down"))
                 raise
-            except UNAVAILABLE:
-                log.exception("database unavailable during token issuance")
-                for item in batch:
-                    item.settle(TemporarilyUnavailable("the database is unavailable"))
-            except Exception:
-                log.exception("token issuance batch failed")
-                for item in batch:
-                    item.settle(RuntimeError("token issuance failed"))
 
     async def _gather(self) -> list[Pending]:
         """Wait for a request, then take whatever else is queued. Requests whose bytes have
@@ -160,9 +175,29 @@ class IssuanceQueue:
         return batch
 
     async def _decide(self, batch: list[Pending]) -> None:
+        """Decide ``batch`` in one transaction; if it fails on anything but an unavailable
+        database, decide each half of it again on its own (one request alone: ``500``)."""
         known = self._known()
         since = known.generation
-        results, tokens = await self._transact()(self._decide_in_transaction, batch, self._now(), self._keyring())
+        try:
+            results, tokens = await self._transact()(self._decide_in_transaction, batch, self._now(),
+                                                     self._keyring())
+        except UNAVAILABLE:
+            log.exception("database unavailable during token issuance")
+            for item in batch:
+                item.settle(TemporarilyUnavailable("the database is unavailable"))
+            return
+        except Exception:
+            if len(batch) == 1:
+                log.exception("token issuance failed for one request (consumer %s)", batch[0].key.client_id)
+                batch[0].settle(ServerError())
+                return
+            log.warning("a batch of %d token requests failed; deciding its halves apart", len(batch),
+                        exc_info=True)
+            half = len(batch) // 2
+            await self._decide(batch[:half])
+            await self._decide(batch[half:])
+            return
         known.issued(tokens, since=since)  # committed: introspection need not read them back
         for item in batch:
             item.settle(results[item])
@@ -174,32 +209,36 @@ class IssuanceQueue:
         and the rows of the tokens issued."""
         terms = self._terms
         keys = {item.key.client_id for item in batch} | {item.key.parent_id for item in batch if item.key.parent_id}
-        reads = store.read(conn, sphs={item.request.sph for item in batch}, client_ids=keys)
+        sphs = {item.request.sph for item in batch if isinstance(item.request, client_credentials.Request)}
+        reads = store.read(conn, sphs=sphs, client_ids=keys)
         results: dict[Pending, TokenResponse | OAuthError] = {}
-        decided: list[tuple[Pending, Any, Any]] = []  # (item, realm, decision) that spend the nonce
+        live = {item for item in batch if _live(item.key, reads, now)}
+        won = store.claim_nonces(conn, _distinct_nonces(live))  # every live key's request spends its nonce
+        tokens, requests, used = [], [], set()
         audit_rows: list[dict[str, Any]] = []
         memo: dict[tuple[Any, ...], Any] = {}
         for item in batch:
+            pair = (item.key.client_id, item.nonce)
+            if pair not in won:  # a dead key (nothing claimed), or a replay
+                results[item] = InvalidClient("revoked, deleted or expired consumer key" if item not in live
+                                              else "replayed nonce")
+                continue
+            won.discard(pair)  # a copy later in this batch loses
+            if isinstance(item.request, OAuthError):  # refused before it was queued
+                results[item] = item.request
+                continue
+            actor = f"consumer:{item.key.client_id}"
             try:
-                realm, decision = self._judge(item, reads, now, memo)
+                realm, decision = self._judge(item, item.request, reads, now, memo)
             except OAuthError as err:
                 results[item] = err
                 continue
-            if decision.ask or decision.permitted:
-                decided.append((item, realm, decision))
+            if not (decision.ask or decision.permitted):
+                results[item] = RequestDenied("the realm's policies deny this request")
+                audit_rows.append(audit.entry(action="token.deny", actor=actor, at=now, realm_id=realm.id,
+                                              target=item.key.client_id,
+                                              detail={"requested": sorted(item.request.scopes)}))
                 continue
-            results[item] = RequestDenied("the realm's policies deny this request")
-            audit_rows.append(audit.entry(action="token.deny", actor=f"consumer:{item.key.client_id}", at=now,
-                                          realm_id=realm.id, target=item.key.client_id,
-                                          detail={"requested": sorted(item.request.scopes)}))
-        won = store.claim_nonces(conn, _distinct_nonces(decided))
-        tokens, requests, used = [], [], set()
-        for item, realm, decision in decided:
-            if (item.key.client_id, item.nonce) not in won:
-                results[item] = InvalidClient("replayed nonce")
-                continue
-            won.discard((item.key.client_id, item.nonce))  # a copy later in this batch loses
-            actor = f"consumer:{item.key.client_id}"
             master = reads.consumers[policy_client(item.key)]
             if (master.last_used_at or 0) <= now - LAST_USED_GRANULARITY:
                 used.add(master.client_id)
@@ -226,30 +265,29 @@ class IssuanceQueue:
         audit.write_rows(conn, audit_rows)
         return results, tokens
 
-    def _judge(self, item: Pending, reads: store.BatchReads, now: int,
+    def _judge(self, item: Pending, request: client_credentials.Request, reads: store.BatchReads, now: int,
                memo: dict[tuple[Any, ...], Any]) -> tuple[Any, Any]:
         key = item.key
-        if not _live(key, reads, now):
-            raise InvalidClient("revoked, deleted or expired consumer key")
-        realm = reads.realms.get(item.request.sph)
+        realm = reads.realms.get(request.sph)
         if realm is None:
             raise InvalidRequest("unknown sph")
         # The evaluation is a pure function of these: requests alike in them are decided once per batch.
         master = policy_client(key)
-        facts = (realm.id, master, item.request.scopes, key.parent_id is not None, key.client_metadata.get("scope"))
+        facts = (realm.id, master, request.scopes, key.parent_id is not None, key.client_metadata.get("scope"))
         decision = memo.get(facts)
         if decision is None:
             decision = memo[facts] = client_credentials.judge(
                 consumer=key, realm=realm, realm_scopes=reads.scopes.get(realm.id, ()),
                 policies=reads.policies.get(realm.id, ()), saved=reads.grants.get((realm.id, master)),
-                requested=item.request.scopes, now=now, default_ttl=self._terms.default_ttl)
+                requested=request.scopes, now=now, default_ttl=self._terms.default_ttl)
         return realm, decision
 
 
-def _distinct_nonces(decided: list[tuple[Pending, Any, Any]]) -> list[dict[str, Any]]:
-    """The nonce rows to claim, each (client_id, nonce) once."""
-    rows = {(item.key.client_id, item.nonce): item.nonce_expires_at for item, _, _ in decided}
-    return [{"client_id": ck, "nonce": nonce, "expires_at": exp} for (ck, nonce), exp in rows.items()]
+def _distinct_nonces(items: Iterable[Pending]) -> list[dict[str, Any]]:
+    """The nonce rows to claim, each (client_id, nonce) once, in one order for every batch (two
+    batches of two processes claiming the same pairs then wait for each other, never deadlock)."""
+    rows = {(item.key.client_id, item.nonce): item.nonce_expires_at for item in items}
+    return [{"client_id": ck, "nonce": nonce, "expires_at": rows[ck, nonce]} for ck, nonce in sorted(rows)]
 
 
 def _live(key: ConsumerKey, reads: store.BatchReads, now: int) -> bool:

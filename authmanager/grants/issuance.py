@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import InvalidScope, RequestDenied
+from ..identifiers import is_scope_token
 from ..policy import Decision
 from ..runtime.keyring import KeyRing
 from ..secretbox import digest
@@ -56,14 +57,15 @@ class TokenResponse:
 
 
 def parse_scope(raw: str | None) -> frozenset[str]:
-    """RFC 6749 §3.3: space-delimited, case-sensitive scope tokens (printable ASCII, no ``"`` or ``\\``)."""
+    """RFC 6749 §3.3: space-delimited, case-sensitive scope tokens (printable ASCII, no ``"`` or
+    ``\\``), each at most 100 characters (:func:`authmanager.identifiers.is_scope_token`)."""
     if raw is None or not raw.strip():
         raise InvalidScope("scope is required")
     items = raw.split(" ")
     if "" in items or len(items) > MAX_SCOPES:
         raise InvalidScope("scope must be single-space separated tokens")
     for item in items:
-        if not all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in item):
+        if not is_scope_token(item):
             raise InvalidScope("scope token has invalid characters")
     return frozenset(items)
 

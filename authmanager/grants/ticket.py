@@ -11,7 +11,8 @@ docs/protocol.md §12). No aiohttp here.
   authorization code); the revocation is committed, then the error is raised.
 * The realm's policies are consulted for the subject (``subject:<URL>`` or ``*``) with the share
   as its saved grant: a deny overrides the share (``403 request_denied``), and a revoked grant
-  makes its tickets ``invalid_grant``.
+  makes its tickets ``invalid_grant``. The grant is read ``FOR SHARE``: revoking it waits for a
+  redemption in flight, then revokes the token it issued.
 * Single use is one atomic conditional ``UPDATE … WHERE used_at IS NULL`` (``storage.shares.claim``)
   in the same transaction as the token, so concurrent redemptions see exactly one winner.
 """
@@ -30,10 +31,11 @@ from ..operations.revocation import revoke_token
 from ..policy import Requester, SavedDecision
 from ..runtime.keyring import KeyRing
 from ..secretbox import digest
+from ..storage import grants as grant_repo
 from ..storage import realms as realm_repo
 from ..storage import shares as share_repo
 from ..storage import tokens as token_repo
-from ..storage.models import AccessToken, SavedGrant, Ticket
+from ..storage.models import AccessToken, Ticket
 from ..tokens import access_token_claims
 from .assessment import assess
 from .client_credentials import TokenResponse
@@ -82,7 +84,9 @@ async def _issue(session: AsyncSession, ticket: Ticket, *, keyring: KeyRing, iss
     shared = frozenset(ticket.scopes) & known
     if not shared:
         raise InvalidGrant("the ticket's scopes no longer exist in its realm")
-    grant = await session.get(SavedGrant, ticket.grant_id)
+    # FOR SHARE: revoking the grant waits for this transaction and then revokes this token, or
+    # has committed and is seen here.
+    grant = await grant_repo.get(session, ticket.grant_id, share=True)
     if grant is None or grant.revoked_at is not None:
         raise InvalidGrant(_REFUSED)
     # The share is the owner's decision (the ticket's own copy of it); the realm's policies for

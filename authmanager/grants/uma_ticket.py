@@ -18,6 +18,11 @@ UMA 2.0 Grant for OAuth 2.0 Authorization, with ProtectServe's signed client aut
   - ``400 invalid_grant`` for a ticket that is unknown, expired, spent or another consumer's —
     one description for all.
 
+  Whatever the answer, the poll's nonce is spent (``endpoints.token.signed_transaction``).
+  The request's row is locked (``FOR UPDATE``) before the saved grant is read ``FOR SHARE``, the
+  order an owner's answer takes them in; a revocation of the grant or of the consumer key waits
+  for the poll, then revokes the token it issued.
+
 A pending request whose scopes a later decision has settled (another request approved for the
 same consumer) resolves by itself at the next poll. No aiohttp here.
 """
@@ -66,7 +71,7 @@ async def poll(session: AsyncSession, *, consumer: Consumer, params: Mapping[str
         raise InvalidRequest("ticket is required")
     if len(value) > MAX_TICKET:
         raise InvalidGrant(_REFUSED)
-    row = await request_repo.by_hash(session, digest(value))
+    row = await request_repo.by_hash(session, digest(value), for_update=True)
     if row is None or row.client_id != consumer.client_id or row.used_at is not None or row.expires_at <= now:
         raise InvalidGrant(_REFUSED)
     if row.status == request_repo.DENIED:
@@ -76,7 +81,7 @@ async def poll(session: AsyncSession, *, consumer: Consumer, params: Mapping[str
         raise InvalidGrant(_REFUSED)
     requested = within_subkey_limits(consumer, realm, frozenset(row.scopes))
     decision = await assess(session, realm_id=realm.id, requester=Requester(client_id=policy_client(consumer)),
-                            requested=requested, now=now, default_ttl=default_ttl)
+                            requested=requested, now=now, default_ttl=default_ttl, issuing=True)
     if row.status == request_repo.PENDING and decision.ask:
         if not await request_repo.note_poll(session, row.id, now=now, interval=interval):
             raise SlowDown(f"poll at most every {interval} s")

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import audit
+from ..identifiers import is_row_id
 from ..storage import access_requests as request_repo
 from ..storage import grants as grant_repo
 from ..storage import realms as realm_repo
@@ -62,7 +63,7 @@ async def list_requests(sessions: Sessions, *, now: int, realm_ids: Collection[i
 
 
 async def _pending(session: AsyncSession, request_id: int, now: int) -> tuple[AccessRequest, Consumer, str]:
-    row = await request_repo.get(session, request_id, for_update=True)
+    row = await request_repo.get(session, request_id, for_update=True) if is_row_id(request_id) else None
     if row is None:
         raise AdminError(f"no request {request_id}")
     if row.status != request_repo.PENDING:
@@ -153,7 +154,7 @@ async def list_grants(sessions: Sessions, *, realm: str | None = None, realm_ids
 async def revoke_grant(sessions: Sessions, grant_id: int, *, now: int, actor: str = "cli") -> dict[str, Any]:
     """Revoke a saved grant and the live tokens its party holds for the realm."""
     async with sessions.begin() as session:
-        grant = await grant_repo.get(session, grant_id, for_update=True)
+        grant = await grant_repo.get(session, grant_id, for_update=True) if is_row_id(grant_id) else None
         if grant is None or grant.revoked_at is not None:
             raise AdminError(f"no live grant {grant_id}")
         grant.revoked_at = now

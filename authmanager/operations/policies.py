@@ -20,6 +20,7 @@ from ..grants.assessment import assess, rule_of
 from ..policy import ANY, EFFECTS, SUBJECT_PREFIX, Requester
 from ..storage import consumers as consumer_repo
 from ..storage import realms as realm_repo
+from ..identifiers import MAX_ROW_ID, is_key, is_row_id, is_time
 from ..storage.models import Policy, Realm
 from .realms import AdminError
 
@@ -27,19 +28,24 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 def parse_time(value: str | int | None, option: str) -> int | None:
-    """Unix seconds, or an ISO 8601 date-time (UTC unless it carries an offset)."""
-    if value is None or isinstance(value, int):
+    """Unix seconds, or an ISO 8601 date-time (UTC unless it carries an offset), from 1970 to 9999."""
+    if value is None:
         return value
-    text = value.strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise AdminError(f"{option} must be unix seconds or an ISO 8601 date-time, not {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp())
+    if isinstance(value, int):
+        seconds = value
+    elif value.strip().isascii() and value.strip().isdigit():
+        seconds = int(value.strip()) if len(value.strip()) <= 12 else -1
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise AdminError(f"{option} must be unix seconds or an ISO 8601 date-time, not {value[:40]!r}") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        seconds = int(moment.timestamp())
+    if not is_time(seconds):
+        raise AdminError(f"{option} must be a time between 1970 and 9999")
+    return seconds
 
 
 def applies_to(consumer: str | None, subject: str | None) -> str:
@@ -53,14 +59,13 @@ def applies_to(consumer: str | None, subject: str | None) -> str:
     if subject is not None:
         return SUBJECT_PREFIX + check_subject(subject, "--subject")
     consumer = consumer or ANY
-    if len(consumer) > 64:
+    if consumer != ANY and not is_key(consumer):
         raise AdminError("--consumer must be * or a consumer key")
     return consumer
 
 
 async def _realm(session: AsyncSession, name: str, *, lock: bool = False) -> Realm:
-    query = select(Realm).where(Realm.name == name)
-    row = await session.scalar(query.with_for_update() if lock else query)
+    row = await realm_repo.by_name(session, name, for_update=lock)
     if row is None:
         raise AdminError(f"no realm named {name!r}")
     return row
@@ -96,8 +101,8 @@ def _fields(effect: str, consumer: str | None, subject: str | None, max_ttl: int
     """A policy's checked fields (all but its scopes); raises AdminError before anything is stored."""
     if effect not in EFFECTS:
         raise AdminError(f"--effect must be one of {', '.join(EFFECTS)}")
-    if max_ttl is not None and max_ttl <= 0:
-        raise AdminError("--max-ttl must be positive")
+    if max_ttl is not None and not is_row_id(max_ttl):
+        raise AdminError(f"--max-ttl must be between 1 and {MAX_ROW_ID} seconds")
     who = applies_to(consumer, subject)
     start, end = parse_time(not_before, "--not-before"), parse_time(not_after, "--not-after")
     if start is not None and end is not None and start >= end:
@@ -133,7 +138,7 @@ async def update_policy(
 async def policy_realm(sessions: Sessions, policy_id: int) -> tuple[int, str]:
     """The id and name of the realm policy ``policy_id`` belongs to (for access checks)."""
     async with sessions() as session:
-        row = await session.get(Policy, policy_id)
+        row = await session.get(Policy, policy_id) if is_row_id(policy_id) else None
         realm = None if row is None else await session.get(Realm, row.realm_id)
         if row is None or realm is None:
             raise AdminError(f"no policy {policy_id}")
@@ -153,7 +158,7 @@ async def list_policies(sessions: Sessions, *, realm: str) -> list[dict[str, Any
 
 
 async def _policy(session: AsyncSession, policy_id: int) -> tuple[Policy, Realm]:
-    row = await session.get(Policy, policy_id)
+    row = await session.get(Policy, policy_id) if is_row_id(policy_id) else None
     if row is None:
         raise AdminError(f"no policy {policy_id}")
     realm = await session.scalar(select(Realm).where(Realm.id == row.realm_id).with_for_update())
@@ -206,6 +211,8 @@ async def explain(sessions: Sessions, *, realm: str, scopes: Sequence[str], cons
     or is a sub-key, or not."""
     if (consumer is None) == (subject is None):
         raise AdminError("give --consumer CK or --subject URL")
+    if consumer is not None:
+        applies_to(consumer, None)  # * or a consumer key: nothing else is looked up
     async with sessions() as session:
         row = await _realm(session, realm)
         requested = frozenset(await _scopes(session, row, scopes))

@@ -18,10 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import audit
-from ..grants.issuance import parse_scope
+from ..grants.issuance import MAX_SCOPES
+from ..identifiers import is_name, is_scope_token, is_text, is_url_text
 from ..secretbox import digest, random_secret
 from ..storage import consumers as consumer_repo
 from ..storage import realms as realm_repo
+from ..storage import tokens as token_repo
 from ..storage.models import AccessToken, Realm, RealmScope
 from .resources import resource_key
 from .revocation import revoke_consumer, revoke_token
@@ -55,18 +57,18 @@ def _check_icon(uri: str) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(uri) > 2000:
+    if not is_url_text(uri) or parts.scheme not in ("http", "https") or not parts.netloc:
         raise AdminError("an icon URI must be an absolute http(s) URL")
 
 
 def _apply(row: RealmScope, text: ScopeText) -> None:
     if text.title is not None:
-        if len(text.title) > 200:
-            raise AdminError("a scope title has at most 200 characters")
+        if not is_text(text.title, max_len=200):
+            raise AdminError("a scope title is text (no NUL) of at most 200 characters")
         row.title = text.title
     if text.description is not None:
-        if len(text.description) > 4000:
-            raise AdminError("a scope description has at most 4000 characters")
+        if not is_text(text.description, max_len=4000):
+            raise AdminError("a scope description is text (no NUL) of at most 4000 characters")
         row.description = text.description
     if text.icon_uri is not None:
         if text.icon_uri:
@@ -85,15 +87,19 @@ async def create_realm(
     One realm per resource (:func:`.resources.resource_key`): tokens name their resource by
     ``aud``, so a second realm on a resource would get tokens the first realm's SP accepts. The
     unique ``resource_key`` column decides a race between two creations."""
-    if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+    if not is_name(name):
         raise AdminError("realm name: 1-100 letters, digits, '-', '_' or '.'")
     try:
         key = resource_key(resource)
     except ValueError as exc:
         raise AdminError(str(exc)) from None
+    if resource_name is not None and not is_text(resource_name, max_len=200):
+        raise AdminError("--resource-name is text (no NUL) of at most 200 characters")
     if not scopes:
         raise AdminError("a realm needs at least one --scope")
-    parse_scope(" ".join(scopes))
+    if len(scopes) > MAX_SCOPES or not all(is_scope_token(scope) for scope in scopes):
+        raise AdminError(f"at most {MAX_SCOPES} scopes, each an RFC 6749 §3.3 scope-token of at most 100 "
+                         "printable ASCII characters (no space, '\"' or '\\')")
     texts = dict(scope_texts or {})
     strays = set(texts) - set(scopes)
     if strays:
@@ -138,7 +144,7 @@ async def set_scope(sessions: async_sessionmaker[AsyncSession], *, realm: str, n
         row = await realm_repo.by_name(session, realm)
         if row is None:
             raise AdminError(f"no realm named {realm!r}")
-        scope = await session.get(RealmScope, (row.id, name))
+        scope = await realm_repo.scope(session, row.id, name)
         if scope is None:
             raise AdminError(f"realm {realm} has no scope {name!r}")
         _apply(scope, text)
@@ -211,7 +217,7 @@ async def list_live_tokens(sessions: async_sessionmaker[AsyncSession], *, now: i
 async def token_realm(sessions: async_sessionmaker[AsyncSession], jti: str) -> int:
     """The realm id of token ``jti`` (for access checks)."""
     async with sessions() as session:
-        row = await session.get(AccessToken, jti) if len(jti) <= 64 else None
+        row = await token_repo.by_jti(session, jti)
         if row is None:
             raise AdminError(f"no token {jti!r}")
         return row.realm_id
@@ -222,7 +228,7 @@ async def revoke_token_by_jti(sessions: async_sessionmaker[AsyncSession], jti: s
     """Revoke token ``jti`` (feed event and ``token.revoke`` audit event included); False if it
     was already revoked."""
     async with sessions.begin() as session:
-        row = await session.get(AccessToken, jti) if len(jti) <= 64 else None
+        row = await token_repo.by_jti(session, jti)
         if row is None:
             raise AdminError(f"no token {jti!r}")
         return await revoke_token(session, row, now=now, actor=actor)

@@ -31,20 +31,30 @@ async def revoke_consumer(session: AsyncSession, client_id: str, *, now: int, de
     """Revoke a consumer key, its grasshopper sub-keys, and every live token they obtained.
 
     Returns the number of tokens revoked. One ``client_revoked`` event per (key, realm) tells
-    resource servers to reject tokens of that key issued up to now.
+    resource servers to reject tokens of that key issued up to then.
+
+    The key's row is updated first, then its sub-keys', and only then are the tokens looked
+    for: a transaction that read a key as live (``FOR SHARE``: the group commit, the UMA poll,
+    the grasshopper endpoint) holds a lock that makes this wait for its commit, so the tokens
+    or sub-keys it wrote are seen and revoked here; one that starts later reads the key as
+    revoked. ``issued_before`` covers every token revoked here, even one stamped by a
+    clock a little ahead of this one.
     """
-    keys = [client_id, *(await session.scalars(select(Consumer.client_id).where(Consumer.parent_id == client_id)))]
+    revoked_at = func.coalesce(Consumer.revoked_at, now)  # every row locked, even one already revoked
+    await session.execute(update(Consumer).where(Consumer.client_id == client_id).values(revoked_at=revoked_at))
+    subkeys = await session.scalars(update(Consumer).where(Consumer.parent_id == client_id)
+                                    .values(revoked_at=revoked_at).returning(Consumer.client_id))
+    keys = [client_id, *subkeys.all()]
     live = (AccessToken.client_id.in_(keys), AccessToken.revoked_at.is_(None), AccessToken.expires_at > now)
     groups = (await session.execute(
-        select(AccessToken.client_id, AccessToken.realm_id, func.max(AccessToken.expires_at))
+        select(AccessToken.client_id, AccessToken.realm_id, func.max(AccessToken.expires_at),
+               func.max(AccessToken.issued_at))
         .where(*live).group_by(AccessToken.client_id, AccessToken.realm_id)
     )).all()
     revoked = (await session.execute(update(AccessToken).where(*live).values(revoked_at=now))).rowcount or 0
-    for key, realm_id, last_exp in groups:
+    for key, realm_id, last_exp, last_issued in groups:
         await event_repo.append(session, kind="client_revoked", realm_id=realm_id, client_id=key,
-                                issued_before=now, exp=last_exp, now=now)
-    await session.execute(update(Consumer).where(Consumer.client_id.in_(keys), Consumer.revoked_at.is_(None))
-                          .values(revoked_at=now))
+                                issued_before=max(now, last_issued), exp=last_exp, now=now)
     if delete:
         for key in reversed(keys):  # sub-keys first
             row = await session.get(Consumer, key)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .. import audit
 from ..errors import OutboundError
 from ..grants.ticket import TICKET_TTL
+from ..identifiers import is_row_id, is_url_text
 from ..operations.realms import AdminError
 from ..outbound.fetch import outbound_session
 from ..outbound.guard import Policy, plain_socket
@@ -62,6 +63,8 @@ def check_subject(subject: str, option: str = "--with") -> str:
     segments, path at least ``/``. Ports and IP literals are accepted (loopback deployments);
     where the AM may actually connect is the SSRF guard's decision. ``option`` names the flag in
     the messages."""
+    if not is_url_text(subject, max_len=MAX_SUBJECT):
+        raise AdminError(f"{option} must be an ASCII URL of at most {MAX_SUBJECT} characters")
     try:
         parts = urlsplit(subject)
         parts.port  # noqa: B018 (validates the port)
@@ -72,9 +75,10 @@ def check_subject(subject: str, option: str = "--with") -> str:
         raise AdminError(f"{option} must be an absolute http(s) URL without credentials or fragment (IndieAuth §3.2)")
     if any(segment in (".", "..") for segment in parts.path.split("/")):
         raise AdminError(f"{option} must not contain . or .. path segments (IndieAuth §3.2)")
-    if not subject.isascii() or len(subject) > MAX_SUBJECT:
+    subject = subject if parts.path else subject.replace(parts.netloc, parts.netloc + "/", 1)
+    if len(subject) > MAX_SUBJECT:
         raise AdminError(f"{option} must be an ASCII URL of at most {MAX_SUBJECT} characters")
-    return subject if parts.path else subject.replace(parts.netloc, parts.netloc + "/", 1)
+    return subject
 
 
 async def share(
@@ -83,8 +87,8 @@ async def share(
     timeout: float = 10.0, make_socket: Callable[[Any], socket.socket] = plain_socket, actor: str = "cli",
 ) -> ShareResult:
     subject = check_subject(subject)
-    if max_ttl is not None and max_ttl <= 0:
-        raise AdminError("--max-ttl must be positive")
+    if max_ttl is not None and not is_row_id(max_ttl):
+        raise AdminError("--max-ttl must be a positive number of seconds")
     async with sessions() as session:
         row = await realm_repo.by_name(session, realm)
         if row is None:

@@ -17,8 +17,13 @@ async def add(session: AsyncSession, row: AccessRequest) -> AccessRequest:
     return row
 
 
-async def by_hash(session: AsyncSession, ticket_hash: str) -> AccessRequest | None:
-    return await session.scalar(select(AccessRequest).where(AccessRequest.ticket_hash == ticket_hash))
+async def by_hash(session: AsyncSession, ticket_hash: str, *, for_update: bool = False) -> AccessRequest | None:
+    """The request a ticket names; ``for_update`` locks it (the poll: the request first, then the
+    saved grant, the order an owner's answer takes them in)."""
+    query = select(AccessRequest).where(AccessRequest.ticket_hash == ticket_hash)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
 
 
 async def get(session: AsyncSession, request_id: int, *, for_update: bool = False) -> AccessRequest | None:

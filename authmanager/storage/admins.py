@@ -8,11 +8,14 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..identifiers import is_name
 from .models import Admin, AdminRealm, AdminSession, AdminToken, Realm
 
 
 async def by_name(session: AsyncSession, name: str) -> Admin | None:
-    return await session.scalar(select(Admin).where(Admin.name == name))
+    """The account named ``name``; a name outside the admins' character set (letters, digits,
+    ``-_.``: :func:`authmanager.identifiers.is_name`) names none and is not looked up."""
+    return await session.scalar(select(Admin).where(Admin.name == name)) if is_name(name) else None
 
 
 async def get(session: AsyncSession, admin_id: int) -> Admin | None:

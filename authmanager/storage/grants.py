@@ -4,27 +4,42 @@ with (``storage.shares.save_grant``) or a consumer key whose request the owner a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import insert_ignore
 from .models import Consumer, Realm, SavedGrant
 
 
-async def live_for_consumer(session: AsyncSession, realm_id: int, client_id: str) -> SavedGrant | None:
-    return await session.scalar(select(SavedGrant).where(
-        SavedGrant.realm_id == realm_id, SavedGrant.client_id == client_id, SavedGrant.revoked_at.is_(None)))
+def _locked(query: Select[Any], *, for_update: bool = False, share: bool = False) -> Select[Any]:
+    """``share``: ``FOR SHARE``, for a read a token is issued on (a revocation, which takes the
+    row ``FOR UPDATE`` first, then waits for it, or has committed and is seen); ``for_update``:
+    ``FOR UPDATE``. Either way the row is refreshed from the database."""
+    if not (for_update or share):
+        return query
+    return query.with_for_update(read=share and not for_update).execution_options(populate_existing=True)
 
 
-async def live_for_subject(session: AsyncSession, realm_id: int, subject: str) -> SavedGrant | None:
-    return await session.scalar(select(SavedGrant).where(
-        SavedGrant.realm_id == realm_id, SavedGrant.subject == subject, SavedGrant.revoked_at.is_(None)))
+async def live_for_consumer(session: AsyncSession, realm_id: int, client_id: str, *,
+                            share: bool = False) -> SavedGrant | None:
+    return await session.scalar(_locked(select(SavedGrant).where(
+        SavedGrant.realm_id == realm_id, SavedGrant.client_id == client_id, SavedGrant.revoked_at.is_(None)),
+        share=share))
 
 
-async def get(session: AsyncSession, grant_id: int, *, for_update: bool = False) -> SavedGrant | None:
-    query = select(SavedGrant).where(SavedGrant.id == grant_id)
-    return await session.scalar(query.with_for_update() if for_update else query)
+async def live_for_subject(session: AsyncSession, realm_id: int, subject: str, *,
+                           share: bool = False) -> SavedGrant | None:
+    return await session.scalar(_locked(select(SavedGrant).where(
+        SavedGrant.realm_id == realm_id, SavedGrant.subject == subject, SavedGrant.revoked_at.is_(None)),
+        share=share))
+
+
+async def get(session: AsyncSession, grant_id: int, *, for_update: bool = False,
+              share: bool = False) -> SavedGrant | None:
+    return await session.scalar(_locked(select(SavedGrant).where(SavedGrant.id == grant_id),
+                                        for_update=for_update, share=share))
 
 
 async def record_answer(session: AsyncSession, *, realm_id: int, client_id: str, approved: Iterable[str],

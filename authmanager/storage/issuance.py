@@ -6,6 +6,16 @@ set-based statements whatever the batch size: five reads (realms by ``sph``, the
 policies, the consumer keys' liveness, the saved grants) and up to four writes (nonces, access
 requests, tokens, consumers' ``last_used_at``; the audit rows are :mod:`authmanager.audit`'s).
 Rows come back as SQLAlchemy ``Row`` objects, whose attributes carry the models' column names.
+
+The reads a token depends on are locked against revocation (PostgreSQL; on SQLite ``BEGIN
+IMMEDIATE`` already makes every write transaction run alone): the consumer keys' rows and the
+saved grants' are read ``FOR SHARE``, and a revocation updates the row it revokes before it
+looks for tokens to revoke (:mod:`authmanager.operations.revocation`). Either the revocation
+commits first and the batch reads the key as revoked, or it waits for the batch's commit and
+then revokes the tokens the batch issued. The keys are locked masters first, then sub-keys, in
+the order a revocation takes them, so the two never deadlock. ``last_used_at`` is refreshed
+only on rows no one else holds a lock on (``SKIP LOCKED``): it never waits, so two transactions
+sharing a key's lock never deadlock upgrading it.
 """
 
 from __future__ import annotations
@@ -14,8 +24,9 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select
 
+from .consumers import mark_used_statement
 from .db import insert_ignore
 from .models import AccessRequest, AccessToken, Consumer, Nonce, Policy, Realm, RealmScope, SavedGrant
 
@@ -40,17 +51,17 @@ _REALMS = select(Realm.__table__).where(_any_of(Realm.sph, "sphs"))
 _SCOPES = select(RealmScope.realm_id, RealmScope.name).where(_any_of(RealmScope.realm_id, "realm_ids"))
 _POLICIES = (select(Policy.__table__).where(_any_of(Policy.realm_id, "realm_ids"))
              .order_by(Policy.realm_id, Policy.position))
-_CONSUMERS = select(Consumer.client_id, Consumer.revoked_at, Consumer.last_used_at).where(
-    _any_of(Consumer.client_id, "client_ids"))
+_CONSUMERS = (select(Consumer.client_id, Consumer.revoked_at, Consumer.last_used_at)
+              .where(_any_of(Consumer.client_id, "client_ids"))
+              .order_by(Consumer.parent_id.is_not(None), Consumer.client_id).with_for_update(read=True))
 _GRANTS = select(SavedGrant.__table__).where(_any_of(SavedGrant.realm_id, "realm_ids"),
                                              _any_of(SavedGrant.client_id, "client_ids"),
-                                             SavedGrant.revoked_at.is_(None))
+                                             SavedGrant.revoked_at.is_(None)).with_for_update(read=True)
 _CLAIM = {dialect: insert_ignore(dialect, Nonce.__table__).returning(Nonce.client_id, Nonce.nonce)
           for dialect in ("sqlite", "postgresql")}
 _ADD_TOKENS = insert(AccessToken.__table__)
 _ADD_REQUESTS = insert(AccessRequest.__table__)
-_MARK_USED = update(Consumer).where(_any_of(Consumer.client_id, "client_ids")).values(
-    last_used_at=bindparam("now"))
+_MARK_USED = mark_used_statement(_any_of(Consumer.client_id, "client_ids"))
 
 
 def read(conn: Connection, *, sphs: Collection[str], client_ids: Collection[str]) -> BatchReads:

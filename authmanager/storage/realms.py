@@ -1,19 +1,31 @@
-"""Protection realms, their documented scopes and their ordered policies."""
+"""Protection realms, their documented scopes and their ordered policies.
+
+A name or ``sph`` outside its character set (:mod:`authmanager.identifiers`) names no realm:
+``None``, without a query."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..identifiers import is_key, is_name, is_scope_token
 from .models import Policy, Realm, RealmScope
 
 
-async def by_name(session: AsyncSession, name: str) -> Realm | None:
-    return await session.scalar(select(Realm).where(Realm.name == name))
+async def by_name(session: AsyncSession, name: str, *, for_update: bool = False) -> Realm | None:
+    if not is_name(name):
+        return None
+    query = select(Realm).where(Realm.name == name)
+    return await session.scalar(query.with_for_update() if for_update else query)
 
 
 async def by_sph(session: AsyncSession, sph: str) -> Realm | None:
-    return await session.scalar(select(Realm).where(Realm.sph == sph))
+    return await session.scalar(select(Realm).where(Realm.sph == sph)) if is_key(sph) else None
+
+
+async def scope(session: AsyncSession, realm_id: int, name: str) -> RealmScope | None:
+    """One of the realm's scopes; a name that is no RFC 6749 §3.3 scope-token names none."""
+    return await session.get(RealmScope, (realm_id, name)) if is_scope_token(name) else None
 
 
 async def by_resource_key(session: AsyncSession, key: str) -> Realm | None:

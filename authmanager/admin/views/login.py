@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import audit
+from ...identifiers import is_name
 from ...storage.models import Admin
 from ..auth import authenticate_password
 from ..render import page
@@ -33,9 +34,10 @@ async def login(request: web.Request) -> web.Response:
 
     admin = await request.app[STATE].throttle.attempt(ip=ip, account=name, check=check)
     if admin is None:
+        who = name if is_name(name) else ascii(name[:100])  # a name no account can have, escaped to be storable
         async with ctx.sessions.begin() as db:
             await audit.record(db, action="admin.login_failed", actor=f"ip:{ip}", now=ctx.now(),
-                               target=f"admin:{name[:100]}")
+                               target=f"admin:{who}")
         return await page(request, "login.html", status=403, name=name, error="Wrong name or password.")
     await start(request, admin)
     raise web.HTTPSeeOther("/admin/")
