@@ -141,6 +141,7 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
                 await app[CONTEXT].issuance.close()
                 await app[CONTEXT].transact.close()
                 await app[CONTEXT].feed.close()
+                await app[CONTEXT].limiter.aclose()
             await engine.dispose()
 
     return ctx

@@ -17,12 +17,19 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE = 12
+_B64U = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class ServerKeyError(ValueError):
+    """A server key that cannot be used (unreadable, not base64url, not 32 bytes). The message
+    names where the key came from, never the key."""
 
 
 def b64u(data: bytes) -> str:
@@ -95,15 +102,36 @@ class SecretBox:
 
     @classmethod
     def from_settings(cls, *, secret_key: str | None, key_file: Path, create: bool = True) -> "SecretBox":
+        """The key from ``secret_key`` (setting or ``AUTHMANAGER_SECRET_KEY``) or from ``key_file``,
+        which is created (0600) if absent and ``create``. Anything unusable: ``ServerKeyError``."""
         if secret_key:
-            return cls(unb64u(secret_key))
-        if key_file.exists():
-            return cls(unb64u(key_file.read_text().strip()))
-        if not create:
-            raise FileNotFoundError(f"server key file {key_file} not found")
+            return cls(_server_key(secret_key, "secret_key (AUTHMANAGER_SECRET_KEY)"))
+        try:
+            return cls(_server_key(key_file.read_text(encoding="ascii").strip(), f"server key file {key_file}"))
+        except FileNotFoundError:
+            if not create:
+                raise ServerKeyError(f"server key file {key_file} not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not base64url text"
+            raise ServerKeyError(f"cannot read server key file {key_file}: {why}") from None
         key = random_bytes(32)  # its base64url form is handled like the other secrets
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it since we looked
+            return cls.from_settings(secret_key=None, key_file=key_file, create=False)
+        except OSError as exc:
+            raise ServerKeyError(f"cannot create server key file {key_file}: {exc.strerror}") from None
         with os.fdopen(fd, "w") as fh:
             fh.write(b64u(key) + "\n")
         return cls(key)
+
+
+def _server_key(text: str, source: str) -> bytes:
+    """A base64url server key (strict: no other characters) of exactly 32 bytes."""
+    if not _B64U.fullmatch(text) or len(text) % 4 == 1:
+        raise ServerKeyError(f"{source} is not base64url (43 characters of A-Z a-z 0-9 - _)")
+    key = unb64u(text)
+    if len(key) != 32:
+        raise ServerKeyError(f"{source} holds {len(key)} bytes; a server key has 32")
+    return key

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,10 @@ from .settings import Settings
 
 #: aiohttp's parser message when a request has more than ``max_headers`` fields.
 _TOO_MANY_HEADERS = "Too many headers received"
+
+
+class CannotListen(Exception):
+    """``host:port`` cannot be served on: in use, not an address of this machine, not resolvable."""
 
 
 def header_caps(settings: Settings) -> dict[str, int]:
@@ -114,23 +119,34 @@ async def serve(app: web.Application, sock: socket.socket, **handler_args: Any) 
 
 
 def run(app: web.Application, *, host: str, port: int, reuse_port: bool = False, access_log: bool = True,
-        print: Callable[[str], None] | None = None) -> None:  # web.run_app's name for it
+        on_listening: Callable[[str], None] | None = None) -> None:
     """Serve ``app`` on ``host:port`` until SIGINT or SIGTERM, like ``web.run_app`` (whose
-    keep-alive timeout and banner it keeps) but through ``AppRunner``. ``reuse_port`` lets the
-    processes of ``authmanager serve --workers N`` share the port; ``access_log=False`` drops the
-    per-request log line."""
+    keep-alive timeout it keeps) but through ``AppRunner``. ``reuse_port`` lets the processes of
+    ``authmanager serve --workers N`` share the port; ``access_log=False`` drops the per-request
+    log line; ``on_listening(url)`` is called once the socket listens. A socket that cannot be
+    bound raises ``CannotListen``; start-up errors of the app (its ``cleanup_ctx``) propagate."""
 
     async def main() -> None:
         runner = AppRunner(app, handle_signals=True, keepalive_timeout=75.0,
                            **({} if access_log else {"access_log": None}))
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
-            if print is not None:
-                print(f"======== Running on http://{host}:{port} ========\n(Press CTRL+C to quit)")
+            try:
+                await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+            except OSError as exc:
+                raise CannotListen(f"cannot listen on {host}:{port}: {_bind_error(host, exc)}") from None
+            if on_listening is not None:
+                on_listening(f"http://{host}:{port}")
             await asyncio.Event().wait()  # until a signal raises GracefulExit
         finally:
             await runner.cleanup()
 
     with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
         asyncio.run(main())
+
+
+def _bind_error(host: str, exc: OSError) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve {host!r} ({exc.strerror})"
+    # asyncio's own message repeats the address; the errno's text is the reason
+    return os.strerror(exc.errno) if exc.errno else str(exc)

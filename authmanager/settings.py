@@ -9,6 +9,7 @@ the defaults below. An unknown key or a badly typed value is an error, never ign
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 import tomllib
@@ -137,9 +138,44 @@ class Settings:
 _CONFIGURABLE = {f.name: f for f in dataclasses.fields(Settings) if f.name != "now"}
 _PATHS = {"key_file"}
 _OPTIONAL_STR = {"secret_key"}
+#: Numbers that may be zero; every other number must be positive.
+_MAY_BE_ZERO = {"key_activation_delay"}
+#: Quotas in the ``limits`` library's notation (``"20/minute"``).
+_QUOTAS = {name for name in _CONFIGURABLE if name.endswith("_limit") or "_limit_per_" in name}
 
 
 def _coerce(name: str, raw: object, source: str) -> object:
+    """``raw`` as the type of ``name``'s default, checked for what the AM can use."""
+    value = _typed(name, raw, source)
+    problem = _unusable(name, value)
+    if problem:
+        raise ConfigError(f"{source}: {name} = {raw!r} {problem}")
+    return value
+
+
+def _unusable(name: str, value: object) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return "is not a finite number"
+        if value < 0 or (value == 0 and name not in _MAY_BE_ZERO):
+            return "must be positive" if name not in _MAY_BE_ZERO else "must not be negative"
+    if name in _QUOTAS:
+        from limits import parse
+
+        try:
+            parse(str(value))
+        except ValueError:
+            return 'is not a rate limit such as "20/minute"'
+    if name == "rate_limit_storage":
+        from limits.storage import SCHEMES
+
+        scheme = str(value).partition("://")[0]
+        if "://" not in str(value) or scheme.removeprefix("async+") not in SCHEMES:
+            return "is not a rate-limit storage URI such as memory:// or redis://HOST:6379"
+    return None
+
+
+def _typed(name: str, raw: object, source: str) -> object:
     default = _CONFIGURABLE[name].default
     try:
         if name in _PATHS:
@@ -171,9 +207,11 @@ def _coerce(name: str, raw: object, source: str) -> object:
 
 def _from_toml(path: Path) -> dict[str, object]:
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     table = doc.get("authmanager", doc)

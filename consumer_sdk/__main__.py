@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from collections.abc import Sequence
 from typing import BinaryIO, TextIO
@@ -23,6 +24,16 @@ from .middleware import ProtectServeAuth
 from .store import FileStore
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m consumer_sdk", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -35,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--signature", choices=("rfc9421", "rfc5849"), default="rfc9421",
                      help="token request signature method (default: rfc9421)")
     get.add_argument("--client-name", default="protectserve consumer", help="client_name to register with")
-    get.add_argument("--approval-timeout", type=float, default=60.0, metavar="S",
+    get.add_argument("--approval-timeout", type=_seconds, default=60.0, metavar="S",
                      help="when the realm owner is asked, wait this long for the answer (default 60; "
                           "the request stays pending, and the next run resumes it)")
     return parser

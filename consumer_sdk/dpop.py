@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
+
+from .flow import default_nonce
 
 ALGORITHM = "ES256"
 CURVE = "P-256"
@@ -84,7 +85,7 @@ class DPoPKey:
               nonce: str | None = None, now: float | None = None) -> str:
         """A fresh DPoP proof JWT for one request of ``method`` to ``url``."""
         claims: dict[str, Any] = {
-            "jti": secrets.token_urlsafe(16),
+            "jti": default_nonce(),
             "htm": method.upper(),
             "htu": htu(url),
             "iat": int(time.time() if now is None else now),

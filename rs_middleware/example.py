@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,6 +29,7 @@ from .config import Mode
 from .install import protect
 from .middleware import requires, token_claims
 
+PROG = "python -m rs_middleware.example"
 PHOTOS_KEY = web.AppKey("example_photos", dict)
 SEED_PHOTOS: tuple[dict[str, Any], ...] = (
     {"id": "1", "title": "Harbour at dawn", "url": "/img/harbour.jpg"},
@@ -101,10 +104,16 @@ def create_example_app(
     return app
 
 
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
+    return int(text)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m rs_middleware.example", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=_port, required=True)
     parser.add_argument("--authorization-manager", required=True, help="AM issuer URL")
     parser.add_argument("--realm", required=True)
     parser.add_argument("--sph", required=True, help="service-provider handle at the AM")
@@ -115,13 +124,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Run the example; a bad argument is a usage error (status 2), an address that cannot be
+    served on one ``error: …`` line (status 1)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = create_example_app(
-        realm=args.realm, resource=args.resource, authorization_manager=args.authorization_manager,
-        sph=args.sph, sph_secret=args.sph_secret, mode="introspection" if args.introspection else "jwks",
-    )
-    web.run_app(app, host=args.host, port=args.port)
+    try:
+        app = create_example_app(
+            realm=args.realm, resource=args.resource, authorization_manager=args.authorization_manager,
+            sph=args.sph, sph_secret=args.sph_secret, mode="introspection" if args.introspection else "jwks",
+        )
+    except ValueError as exc:  # the middleware's checks of the arguments, as argparse words its own
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:  # bound before the app starts (and looks for its AM), so that a bad address is all we say
+        family, _, _, _, address = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)[0]
+        sock = socket.create_server(address, family=family)
+    except OSError as exc:
+        why = exc.strerror if isinstance(exc, socket.gaierror) else os.strerror(exc.errno) if exc.errno else exc
+        print(f"error: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
+        raise SystemExit(1) from None
+    web.run_app(app, sock=sock)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,10 @@ def _console_ctx(settings: Settings, parent: web.Application):  # type: ignore[n
                                   per_account=settings.admin_login_limit_per_account,
                                   namespace=settings.issuer + "/admin")
         app[STATE] = ConsoleState(sessions=cookie_middleware(parent[CONTEXT].box, settings), throttle=throttle)
-        yield
+        try:
+            yield
+        finally:
+            await throttle.aclose()
 
     return ctx
 

@@ -11,7 +11,7 @@ import click
 
 from ..admin.auth import create_admin, create_token, list_admins, list_tokens, revoke_token
 from ..settings import Settings
-from .common import emit, run_admin
+from .common import ROW_ID, emit, run_admin
 
 
 @click.group()
@@ -75,7 +75,7 @@ def token_list(settings: Settings, as_json: bool) -> None:
 
 
 @token.command("revoke")
-@click.argument("token_id", metavar="ID", type=int)
+@click.argument("token_id", metavar="ID", type=ROW_ID)
 @click.pass_obj
 def token_revoke(settings: Settings, token_id: int) -> None:
     """Revoke API token ID."""

@@ -12,7 +12,7 @@ import click
 
 from ..operations.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
 from ..settings import Settings
-from .common import emit, run_admin
+from .common import ROW_ID, emit, run_admin
 
 
 @click.group()
@@ -40,7 +40,7 @@ def requests_list(settings: Settings, as_json: bool) -> None:
 
 
 @requests.command("approve")
-@click.argument("request_id", metavar="ID", type=int)
+@click.argument("request_id", metavar="ID", type=ROW_ID)
 @click.option("--scope", "scopes", multiple=True, help="Approve only these asked scopes (repeatable); "
                                                          "the others are refused. Default: all asked.")
 @click.option("--json", "as_json", is_flag=True)
@@ -57,7 +57,7 @@ def requests_approve(settings: Settings, request_id: int, scopes: tuple[str, ...
 
 
 @requests.command("deny")
-@click.argument("request_id", metavar="ID", type=int)
+@click.argument("request_id", metavar="ID", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def requests_deny(settings: Settings, request_id: int, as_json: bool) -> None:
@@ -90,7 +90,7 @@ def _grant_line(g: dict[str, Any]) -> str:
 
 
 @grants.command("revoke")
-@click.argument("grant_id", metavar="ID", type=int)
+@click.argument("grant_id", metavar="ID", type=ROW_ID)
 @click.pass_obj
 def grants_revoke(settings: Settings, grant_id: int) -> None:
     """Revoke grant ID and the live tokens its consumer (or subject) holds for the realm."""

@@ -7,8 +7,11 @@ import asyncio
 import click
 
 from ..settings import Settings
-from ..storage.db import make_engine
 from ..storage.migrate import MigrationRefused, current, head, upgrade
+from .common import engine_for
+
+#: A migration may run longer than a request may wait for the database, s.
+MIGRATION_TIMEOUT = 30.0
 
 
 @click.group()
@@ -22,7 +25,7 @@ def db_upgrade(settings: Settings) -> None:
     """Apply every pending migration (SQLite and PostgreSQL alike)."""
 
     async def run() -> tuple[str | None, str | None]:
-        engine = make_engine(settings.database_url)
+        engine = engine_for(settings, timeout=MIGRATION_TIMEOUT)
         try:
             before = await current(engine)
             await upgrade(engine)
@@ -43,7 +46,7 @@ def db_current(settings: Settings) -> None:
     """Show the database's schema revision and the one this version needs."""
 
     async def run() -> str | None:
-        engine = make_engine(settings.database_url)
+        engine = engine_for(settings, timeout=MIGRATION_TIMEOUT)
         try:
             return await current(engine)
         finally:

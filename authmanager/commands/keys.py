@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..operations.realms import revoke_consumer_key
-from ..runtime.keyring import key_state, rotate, signing_row
+from ..runtime.keyring import import_private, key_state, rotate, signing_row
 from ..runtime.purge import purge as run_purge
 from ..secretbox import SecretBox
 from ..settings import Settings
@@ -34,6 +34,10 @@ def keys_rotate(settings: Settings, delay: int | None) -> None:
 
     async def action(sessions: Sessions) -> str:
         async with sessions.begin() as session:
+            # The server key must open the keys already sealed here (another key file: InvalidTag,
+            # one line) before it seals a new one beside them.
+            for published in await key_repo.published(session, now=int(time.time())):
+                import_private(box, published)
             row = await rotate(session, box, now=int(time.time()), delay=wait, max_token_ttl=settings.token_ttl)
             return row.kid
 

@@ -10,7 +10,7 @@ import click
 
 from ..operations.policies import add_policy, explain, list_policies, move_policy, remove_policy
 from ..settings import Settings
-from .common import emit, run_admin
+from .common import ROW_ID, emit, run_admin
 
 
 @click.group()
@@ -52,7 +52,7 @@ def policy_list(settings: Settings, realm_name: str, as_json: bool) -> None:
 
 
 @policy.command("remove")
-@click.argument("policy_id", metavar="ID", type=int)
+@click.argument("policy_id", metavar="ID", type=ROW_ID)
 @click.pass_obj
 def policy_remove(settings: Settings, policy_id: int) -> None:
     """Delete policy ID."""
@@ -61,7 +61,7 @@ def policy_remove(settings: Settings, policy_id: int) -> None:
 
 
 @policy.command("move")
-@click.argument("policy_id", metavar="ID", type=int)
+@click.argument("policy_id", metavar="ID", type=ROW_ID)
 @click.option("--to", "position", type=click.IntRange(min=1), required=True, help="New position; 1 is first.")
 @click.pass_obj
 def policy_move(settings: Settings, policy_id: int, position: int) -> None:

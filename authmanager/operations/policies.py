@@ -28,23 +28,24 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 def parse_time(value: str | int | None, option: str) -> int | None:
-    """Unix seconds, or an ISO 8601 date-time (UTC unless it carries an offset), from 1970 to 9999."""
+    """Unix seconds, or an ISO 8601 date-time (UTC unless it carries an offset), from 1970 to
+    the end of 9999 (what both databases store and ISO 8601 can say)."""
     if value is None:
-        return value
+        return None
     if isinstance(value, int):
         seconds = value
-    elif value.strip().isascii() and value.strip().isdigit():
-        seconds = int(value.strip()) if len(value.strip()) <= 12 else -1
+    elif (text := value.strip()).isascii() and text.isdigit():
+        seconds = int(text)
     else:
         try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise AdminError(f"{option} must be unix seconds or an ISO 8601 date-time, not {value[:40]!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        seconds = int(moment.timestamp())
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            seconds = int(moment.timestamp())
+        except (ValueError, OverflowError):
+            raise AdminError(f"{option} must be unix seconds or an ISO 8601 date-time, not {value!r}") from None
     if not is_time(seconds):
-        raise AdminError(f"{option} must be a time between 1970 and 9999")
+        raise AdminError(f"{option} must lie between 1970 and the end of 9999, not {value!r}")
     return seconds
 
 

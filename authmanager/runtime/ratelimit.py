@@ -10,6 +10,7 @@ notation (``"20/minute"``). Storage is ``memory://`` for one process, or a share
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass
@@ -47,6 +48,15 @@ class RateLimiter:
         self._storage = storage_from_string(uri)
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._quotas = {op: Quota(parse(per_ip), parse(overall)) for op, (per_ip, overall) in quotas.items()}
+
+    async def aclose(self) -> None:
+        """Close the store's connections (Redis: its connection pool; memory: nothing to close)."""
+        bridge = getattr(self._storage, "bridge", None)
+        pool = getattr(getattr(bridge, "storage", None), "connection_pool", None)
+        if pool is not None:
+            result = pool.disconnect()
+            if inspect.isawaitable(result):
+                await result
 
     async def take(self, operation: str, key: str) -> int | None:
         """Count one event against ``key``'s per-key quota if it has room, atomically (one locked

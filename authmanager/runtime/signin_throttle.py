@@ -37,6 +37,9 @@ class SignInThrottle:
         self._limiter = RateLimiter(storage_uri=storage_uri, namespace=namespace,
                                     quotas={IP: (per_ip, per_ip), ACCOUNT: (per_account, per_account)})
 
+    async def aclose(self) -> None:
+        await self._limiter.aclose()
+
     @staticmethod
     def account_key(name: str) -> str:
         return name.strip().lower()[:MAX_ACCOUNT]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, AsyncIterator
 
-from sqlalchemy import Engine, event
+from sqlalchemy import URL, Engine, event, make_url
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,6 +18,74 @@ from sqlalchemy.ext.asyncio import (
 
 #: Database failures that mean "try again later", not "your request was bad".
 UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError, TimeoutError)
+
+#: The two drivers the AM speaks (one code path for both).
+DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class UnusableDatabaseURL(ValueError):
+    """A database URL the AM cannot use: malformed, not one of ``DRIVERS``, or a SQLite file that
+    cannot be opened and written. The message never repeats the URL (it may hold a password);
+    see ``shown``."""
+
+
+def parse_url(url: str) -> URL:
+    """``url`` parsed, if it names one of ``DRIVERS``; else ``UnusableDatabaseURL``."""
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError):
+        raise UnusableDatabaseURL("malformed URL (expected sqlite+aiosqlite:///FILE or "
+                                  "postgresql+asyncpg://USER[:PASSWORD]@HOST[:PORT]/DATABASE)") from None
+    if parsed.drivername not in DRIVERS:
+        raise UnusableDatabaseURL(f"unsupported scheme or driver {parsed.drivername!r} "
+                                  f"(the AM speaks {' and '.join(DRIVERS)})")
+    return parsed
+
+
+def check_sqlite_file(url: str) -> None:
+    """Refuse (``UnusableDatabaseURL``) a SQLite file that cannot be opened and written, before
+    connecting: SQLite would say only "unable to open database file", and a failed aiosqlite
+    connect leaves its thread to outlive the event loop. Not for other databases."""
+    parsed = parse_url(url)
+    problem = _sqlite_file_problem(parsed.database) if parsed.drivername.startswith("sqlite") else None
+    if problem:
+        raise UnusableDatabaseURL(problem)
+
+
+def _sqlite_file_problem(database: str | None) -> str | None:
+    # SQLite writes -wal and -shm files beside the database: its directory must be writable.
+    if not database or database == ":memory:":
+        return None
+    path = Path(database)
+    parent = path.parent
+    if path.is_dir():
+        return f"{path} is a directory, not a SQLite file"
+    if not parent.exists():
+        return f"directory {parent} does not exist"
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable"
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            return f"{path} is not readable and writable"
+        with path.open("rb") as fh:
+            head = fh.read(16)
+        if head and head != b"SQLite format 3\x00":
+            return f"{path} is not a SQLite database"
+    return None
+
+
+def shown(url: str) -> str:
+    """``url`` as it may be printed: SQLAlchemy's rendering with the password hidden (``***``) and
+    any ``password`` query parameter left out; a URL that does not parse is shown by its scheme."""
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError):
+        scheme, sep, _ = url.partition("://")
+        return f"{scheme}://…" if sep and scheme.replace("+", "").isalnum() else "(unparseable URL)"
+    secret = [k for k in parsed.query if "password" in k.lower()]
+    return parsed.difference_update_query(secret).render_as_string(hide_password=True)
 
 
 def make_engine(url: str, *, timeout: float = 30.0, **kwargs: Any) -> AsyncEngine:
@@ -29,8 +99,10 @@ def make_engine(url: str, *, timeout: float = 30.0, **kwargs: Any) -> AsyncEngin
     busy timeout covers it and other processes (``serve --workers`` or the CLI).
 
     ``timeout`` bounds every wait for the database (SQLite's lock, the pool, PostgreSQL's connect
-    and commands), so an unavailable database becomes a 503 within that time, not a hang."""
-    if url.startswith("sqlite"):
+    and commands), so an unavailable database becomes a 503 within that time, not a hang.
+
+    A URL that is malformed or names another driver raises ``UnusableDatabaseURL``."""
+    if parse_url(url).drivername.startswith("sqlite"):
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", timeout)

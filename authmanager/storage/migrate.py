@@ -55,16 +55,17 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await conn.run_sync(lambda c: command.upgrade(_config(c), revision))
 
 
-async def prepare(engine: AsyncEngine) -> None:
+async def prepare(engine: AsyncEngine) -> bool:
+    """Bring an empty database to the head revision (True: it was created); refuse an outdated one."""
     async with engine.connect() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         revision = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
     wanted = head()
     if revision == wanted:
-        return
+        return False
     if not tables - {"alembic_version"}:
         await upgrade(engine)
-        return
+        return True
     raise SchemaOutOfDate(
         f"the database schema is at revision {revision or 'none (created before migrations)'}, this version "
         f"of authmanager needs {wanted}: back up the database, then run `authmanager db upgrade`"
