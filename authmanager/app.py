@@ -11,6 +11,8 @@ from aiohttp import web
 from sqlalchemy import text
 
 from .admin import setup_admin
+from .clients.cimd import MetadataDocuments
+from .clients.registry import ClientRegistry
 from .context import CONTEXT, Context
 from .endpoints import (
     feed,
@@ -122,10 +124,14 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
                           poll_interval=settings.poll_interval)
             issuance = IssuanceQueue(lambda: app[CONTEXT].transact, terms=terms, keyring=lambda: app[CONTEXT].keyring,
                                      known=lambda: app[CONTEXT].known, now=lambda: int(settings.now()))
+            consumer_keys = ConsumerKeys(sessions, box)
+            documents = MetadataDocuments(allow_private_targets=settings.allow_private_targets, now=settings.now)
             app[CONTEXT] = Context(settings=settings, engine=engine, sessions=sessions, box=box, keyring=keyring,
-                                   feed=hub, limiter=limiter, consumer_keys=ConsumerKeys(sessions, box),
+                                   feed=hub, limiter=limiter, consumer_keys=consumer_keys,
                                    transact=Transactor(engine, timeout=settings.db_timeout), issuance=issuance,
-                                   known=known)
+                                   known=known, documents=documents,
+                                   clients=ClientRegistry(keys=consumer_keys, documents=documents,
+                                                          allow_private_targets=settings.allow_private_targets))
             await hub.start()
             await issuance.start()
             purger = asyncio.create_task(purge_forever(
@@ -142,6 +148,7 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
                 await app[CONTEXT].transact.close()
                 await app[CONTEXT].feed.close()
                 await app[CONTEXT].limiter.aclose()
+                await app[CONTEXT].documents.close()
             await engine.dispose()
 
     return ctx

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .clients.cimd import MetadataDocuments
+from .clients.registry import ClientRegistry
 from .grants.group_commit import IssuanceQueue
 from .runtime.consumer_keys import ConsumerKeys
 from .runtime.feed import FeedHub
@@ -33,6 +35,10 @@ class Context:
     issuance: IssuanceQueue
     #: Realm credentials and live tokens already looked up (introspection, IndieAuth verification).
     known: KnownTokens
+    #: Client ID metadata documents this process has fetched (issue 12, §6).
+    documents: MetadataDocuments
+    #: Every client the authorization and token endpoints meet: registered keys and documents.
+    clients: ClientRegistry
 
     def now(self) -> int:
         return int(self.settings.now())

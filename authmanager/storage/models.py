@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -95,6 +96,10 @@ class AccessToken(Base):
     issued_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Tokens issued for a person (authorization code, refresh): the account and the refresh
+    #: family, so that revoking a consent or a family revokes them. None for machine tokens.
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    family_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class SigningKey(Base):
@@ -253,6 +258,9 @@ class Admin(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     all_realms: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    #: False: an account that administers no realm (issue 12: people who sign in to approve
+    #: applications for themselves); ``all_realms`` and ``admin_realms`` then mean nothing.
+    administers: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
 
 class AdminRealm(Base):
@@ -287,3 +295,86 @@ class AdminSession(Base):
 
 
 __all__ += ["Admin", "AdminRealm", "AdminToken", "AdminSession"]
+
+
+# --- The person at the browser (issue 12): accounts, codes, refresh tokens, consents -------------
+#: Every row of ``admins`` is an *account*, a person who can sign in. ``administers`` false: the
+#: account administers no realm (it may only approve applications for itself, in the dialog).
+Account = Admin
+
+
+class AuthorizationCode(Base):
+    """An authorization code (RFC 6749 §4.1.2, OAuth 2.1 §4.1.2), kept by the SHA-256 of its value.
+
+    Single-use (``used_at``, set by one conditional UPDATE), lives at most 60 s, bound to the
+    client, the exact ``redirect_uri``, the PKCE S256 challenge, the resource (hence the realm), the
+    scopes and the account. ``token_jti``/``family_id`` name what its redemption issued, so that a
+    second redemption revokes them (§4.1.2: "SHOULD revoke ... all tokens previously issued")."""
+
+    __tablename__ = "authorization_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: A consumer key or a client ID metadata document URL (no foreign key).
+    client_id: Mapped[str] = mapped_column(String(512), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    resource: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    #: RFC 9449 §10 ``dpop_jkt`` (a later issue); None: not bound.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    token_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    family_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RefreshToken(Base):
+    """A refresh token (OAuth 1.5's persistent token), kept by the SHA-256 of its value.
+
+    Rotated on every use: the used one gets ``used_at`` and its successor the same ``family_id``.
+    Presenting a used one revokes the whole family, refresh and access tokens (RFC 9700 §4.14.2).
+    ``expires_at`` is the idle limit (moved on at each rotation), never past ``absolute_expires_at``
+    (fixed when the family starts)."""
+
+    __tablename__ = "refresh_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(512), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    resource: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    absolute_expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Consent(Base):
+    """A person's saved decision for one application and one realm (OAuth3 issuer step 7): the
+    scopes they approved and those they refused, whole or partial. One row per (client, account,
+    realm); a later decision updates it. Revoking it (``revoked_at``) also revokes the tokens and
+    refresh tokens the application holds for that person."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("client_id", "account_id", "realm_id", name="uq_consents_client_account_realm"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(512), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    #: What the dialog showed, kept for the "applications I allowed" page (the client may be a URL).
+    client_name: Mapped[str] = mapped_column(String(200), default="")
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    refused_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+__all__ += ["Account", "AuthorizationCode", "RefreshToken", "Consent"]
