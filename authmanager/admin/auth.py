@@ -82,30 +82,51 @@ class Principal:
     name: str
     all_realms: bool
     realm_ids: frozenset[int]
+    #: False: an account that administers no realm (issue 12): it may sign in and manage the
+    #: applications it allowed, and is refused every admin page and the admin API.
+    administers: bool = True
 
     @property
     def actor(self) -> str:
         return f"admin:{self.name}"
 
     def may(self, realm_id: int) -> bool:
-        return self.all_realms or realm_id in self.realm_ids
+        return self.administers and (self.all_realms or realm_id in self.realm_ids)
 
     @property
     def visible(self) -> frozenset[int] | None:
         """``None`` for every realm, else the realm ids this admin may see."""
+        if not self.administers:
+            return frozenset()
         return None if self.all_realms else self.realm_ids
 
 
 async def principal(session: AsyncSession, admin: Admin) -> Principal:
+    if not admin.administers:
+        return Principal(admin_id=admin.id, name=admin.name, all_realms=False, realm_ids=frozenset(),
+                         administers=False)
     ids = frozenset() if admin.all_realms else frozenset(await admin_repo.realm_ids(session, admin.id))
     return Principal(admin_id=admin.id, name=admin.name, all_realms=admin.all_realms, realm_ids=ids)
 
 
 async def create_admin(sessions: Sessions, *, name: str, password: str, realms: Sequence[str] = (), now: int,
-                       actor: str = "cli") -> dict[str, Any]:
-    """An admin of ``realms`` (none given: every realm). Nothing is stored on bad input."""
+                       actor: str = "cli", administers: bool = True) -> dict[str, Any]:
+    """An admin of ``realms`` (none given: every realm); with ``administers=False`` an account
+    that administers no realm (``realms`` must then be empty). Nothing is stored on bad input."""
     check_name(name)
     check_password(password)
+    if not administers:
+        if realms:
+            raise AdminError("an account that administers no realm takes no --realm")
+        return await _create(sessions, name=name, password=password, realm_names=(), all_realms=False,
+                             administers=False, now=now, actor=actor)
+    return await _create(sessions, name=name, password=password, realm_names=realms, all_realms=not realms,
+                         administers=True, now=now, actor=actor)
+
+
+async def _create(sessions: Sessions, *, name: str, password: str, realm_names: Sequence[str], all_realms: bool,
+                  administers: bool, now: int, actor: str) -> dict[str, Any]:
+    realms = realm_names
     hashed = await asyncio.to_thread(hash_password, password)
     try:
         async with sessions.begin() as session:
@@ -115,19 +136,21 @@ async def create_admin(sessions: Sessions, *, name: str, password: str, realms: 
                 if row is None:
                     raise AdminError(f"no realm named {realm!r}")
                 ids.append(row.id)
-            admin = await admin_repo.add(session, Admin(name=name, password_hash=hashed, all_realms=not ids,
-                                                        created_at=now), ids)
+            admin = await admin_repo.add(session, Admin(name=name, password_hash=hashed, all_realms=all_realms,
+                                                        administers=administers, created_at=now), ids)
+            shown: list[str] | str = (sorted(set(realms)) or "*") if administers else []
             await audit.record(session, action="admin.create", actor=actor, now=now, target=f"admin:{name}",
-                               detail={"realms": sorted(set(realms)) or "*"})
-            return {"id": admin.id, "name": name, "realms": sorted(set(realms)) or "*"}
+                               detail={"realms": shown, **({} if administers else {"administers": False})})
+            return {"id": admin.id, "name": name, "realms": shown, "administers": administers}
     except IntegrityError as exc:
         raise AdminError(f"admin {name!r} already exists") from exc
 
 
 async def list_admins(sessions: Sessions) -> list[dict[str, Any]]:
     async with sessions() as session:
-        return [{"id": a.id, "name": a.name, "created_at": a.created_at,
-                 "realms": "*" if a.all_realms else await admin_repo.realm_names(session, a.id)}
+        return [{"id": a.id, "name": a.name, "created_at": a.created_at, "administers": a.administers,
+                 "realms": [] if not a.administers else "*" if a.all_realms
+                 else await admin_repo.realm_names(session, a.id)}
                 for a in await admin_repo.list_all(session)]
 
 
@@ -184,4 +207,5 @@ async def authenticate_token(sessions: Sessions, value: str) -> Principal | None
         if row is None or row.revoked_at is not None:
             return None
         admin = await admin_repo.get(session, row.admin_id)
-        return None if admin is None else await principal(session, admin)
+        # An account that administers no realm has no use for the admin API: its tokens are dead.
+        return None if admin is None or not admin.administers else await principal(session, admin)
