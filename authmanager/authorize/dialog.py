@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit
 from ..accounts import ACCOUNT_PREFIX, subject_of
-from ..admin.auth import Principal
+from ..accounts.auth import Principal
 from ..errors import AuthorizationDenied, InvalidScope, InvalidTarget
 from ..grants.assessment import assess
 from ..policy import Requester

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
@@ -32,6 +31,7 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
+from ..accounts.auth import Principal
 from ..clients.redirect_uris import is_loopback_host
 from ..errors import (
     AuthorizationDenied,
@@ -60,7 +60,7 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' https: http: data:;
 
 def _bound(request: web.Request, account_id: int) -> str:
     """What a pending request id stands for: this exact query, for this account."""
-    return digest(f"{account_id}\n{request.query_string}")
+    return digest(f"{account_id}\n{request.rel_url.raw_query_string}")
 
 
 async def _remember(request: web.Request, account_id: int) -> str:
@@ -104,12 +104,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
     state, issuer = state_of(params), ctx.settings.issuer
     try:
         checked = check(client, redirect_uri, params)
+        async with ctx.sessions() as session:
+            where = await dialog.target(session, checked)
         who = await signed_in(request)
         if who is None:
-            raise web.HTTPSeeOther(login_url(f"{PATH}?{request.query_string}"))
+            raise web.HTTPSeeOther(login_url(f"{PATH}?{request.rel_url.raw_query_string}"))
         if request.method == "POST":
-            return await _decide(request, checked, who)
-        return await _show(request, checked, who)
+            return await _decide(request, checked, where, who)
+        return await _show(request, checked, where, who)
     except (web.HTTPException, _Page):
         raise
     except OAuthError as err:
@@ -124,16 +126,15 @@ async def handle(request: web.Request) -> web.StreamResponse:
                                               state=state, issuer=issuer)) from None
 
 
-async def _offer(request: web.Request, checked: Checked, who: Any) -> dialog.Offer:
+async def _offer(request: web.Request, checked: Checked, where: dialog.Target, who: Principal) -> dialog.Offer:
     ctx = am(request)
     async with ctx.sessions() as session:
-        where = await dialog.target(session, checked)
         return await dialog.offer(session, checked, where, who, issuer=ctx.settings.issuer, now=ctx.now(),
                                   default_ttl=ctx.settings.token_ttl)
 
 
-async def _show(request: web.Request, checked: Checked, who: Any) -> web.Response:
-    found = await _offer(request, checked, who)
+async def _show(request: web.Request, checked: Checked, where: dialog.Target, who: Principal) -> web.Response:
+    found = await _offer(request, checked, where, who)
     if not found.offered and not (found.ask_owner and found.can_ask):
         raise AuthorizationDenied("the resource's policies permit none of the requested scopes")
     ctx = am(request)
@@ -142,16 +143,16 @@ async def _show(request: web.Request, checked: Checked, who: Any) -> web.Respons
         "client": checked.client, "logo": _shown_url(checked.client.logo_uri, ctx.settings.allow_private_targets),
         "origin": checked.client.verified_origin, "redirect_host": redirect_host, "offer": found,
         "docs": found.target.docs, "realm": found.target.realm, "who": who, "csrf": await csrf_token(request),
-        "request_id": await _remember(request, who.admin_id), "action": f"{PATH}?{request.query_string}"})
+        "request_id": await _remember(request, who.admin_id), "action": f"{PATH}?{request.rel_url.raw_query_string}"})
 
 
-async def _decide(request: web.Request, checked: Checked, who: Any) -> web.StreamResponse:
+async def _decide(request: web.Request, checked: Checked, where: dialog.Target, who: Principal) -> web.StreamResponse:
     ctx = am(request)
     form = await request.post()
     if not await _spend(request, who.admin_id, form.get("request_id")):
         raise _Page(400, "This authorization request was not shown to you in this session (or was already "
                          "answered). Go back to the application and start again.")
-    found = await _offer(request, checked, who)
+    found = await _offer(request, checked, where, who)
     async with transaction(ctx.sessions, keep=(AuthorizationDenied,)) as session:
         outcome = await dialog.decide(session, checked, found, who, approve=form.get("decision") == "approve",
                                       chosen=[str(s) for s in form.getall("approve_scope", [])],

@@ -12,8 +12,15 @@ from urllib.parse import urlsplit
 from aiohttp import hdrs, web
 from aiohttp_session import get_session
 
-from ..admin.errors import CsrfRefused
+from ..errors import OAuthError
 from .state import am
+
+class CsrfRefused(OAuthError):
+    """A state-changing form without the session's CSRF token, or from another origin."""
+
+    error = "csrf_refused"
+    status_code = 403
+
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 FIELD = "csrf_token"

@@ -29,7 +29,7 @@ from ..secretbox import SecretBox, digest, random_secret
 from ..settings import Settings
 from ..storage import admins as admin_repo
 from ..storage.models import Admin, AdminSession
-from ..admin.auth import Principal, principal
+from ..accounts.auth import Principal, principal
 from .state import PRINCIPAL, SESSION_HASH, am
 
 COOKIE = "protectserve_session"

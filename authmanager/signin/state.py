@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from ..admin.auth import Principal
+from ..accounts.auth import Principal
 from ..context import CONTEXT, Context
 from ..runtime.signin_throttle import SignInThrottle
 

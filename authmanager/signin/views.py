@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from .. import audit
-from ..admin.auth import authenticate_password
+from ..accounts.auth import authenticate_password
 from ..admin.render import page
 from ..identifiers import is_name
 from ..storage.models import Admin

@@ -9,6 +9,8 @@ authorization dialog, and manage the applications it allowed. No aiohttp here.
   reused by the databases' autoincrement keys, unlike a name.
 * :func:`create_account` creates one (scrypt hash, audited as ``admin.create``); the CLI is
   ``authmanager admin create NAME [--no-admin]``.
+* :mod:`.auth` — passwords, API tokens and the :class:`~.auth.Principal` behind a request (the
+  console, the admin API and the dialog all use it; no aiohttp, no web package imported).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .admin.auth import create_admin
+from .auth import create_admin
 
 Sessions = async_sessionmaker[AsyncSession]
 
