@@ -93,7 +93,7 @@ async def test_every_redirectable_error_carries_error_state_and_iss(setup):
         assert got["error"] == error, (change, got)
         assert got["state"] == "xyz" and got["iss"] == am.issuer, change
         assert "code" not in got and got.get("error_description")
-        assert headers["Cache-Control"] == "no-store" and headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Cache-Control"] == "no-store" and headers["Referrer-Policy"] == "same-origin"
     # a parameter given twice (RFC 6749 §3.1) and a state that cannot be echoed
     status, headers, _ = await _get(am, _url(am, **base) + "&scope=print")
     assert status == 303 and query_of(headers["Location"])["error"] == "invalid_request"

@@ -17,7 +17,8 @@ The handler is thin: the protocol checks are :mod:`.request`, what is offered an
 
 Every answer carries ``Content-Security-Policy: frame-ancestors 'none'`` and ``X-Frame-Options:
 DENY`` (RFC 9700 §4.16, clickjacking), ``Cache-Control: no-store`` and ``Referrer-Policy:
-no-referrer`` (the request's URL never leaks to a logo's or the client's host).
+same-origin`` (the request's URL never leaks to a logo's or the client's host; ``no-referrer``
+would make browsers send ``Origin: null`` with the dialog's POST, which the CSRF check refuses).
 """
 
 from __future__ import annotations
@@ -54,8 +55,18 @@ from .request import Checked, check, client_id_of, error_location, redirect_uri_
 log = logging.getLogger("authmanager.authorize")
 HERE = Path(__file__).parent
 PENDING, MAX_PENDING = "authz", 5
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' https: http: data:; form-action 'self'; "
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' https: http: data:; form-action {}; "
        "frame-ancestors 'none'; base-uri 'none'")
+
+
+def _csp(redirect_uri: str | None = None) -> str:
+    """The pages' policy. The dialog's form is answered by a redirect to the client, and browsers
+    apply ``form-action`` to the redirects of a form submission (CSP Level 3 §6.4.1), so the
+    dialog's page also allows the origin of that one, already validated, redirect URI."""
+    if redirect_uri is None:
+        return CSP.format("'self'")
+    parts = urlsplit(redirect_uri)
+    return CSP.format(f"'self' {parts.scheme}://{parts.netloc}")
 
 
 def _bound(request: web.Request, account_id: int) -> str:
@@ -139,11 +150,13 @@ async def _show(request: web.Request, checked: Checked, where: dialog.Target, wh
         raise AuthorizationDenied("the resource's policies permit none of the requested scopes")
     ctx = am(request)
     redirect_host = urlsplit(checked.redirect_uri).hostname or ""
-    return aiohttp_jinja2.render_template("dialog.html", request, {
+    response = aiohttp_jinja2.render_template("dialog.html", request, {
         "client": checked.client, "logo": _shown_url(checked.client.logo_uri, ctx.settings.allow_private_targets),
         "origin": checked.client.verified_origin, "redirect_host": redirect_host, "offer": found,
         "docs": found.target.docs, "realm": found.target.realm, "who": who, "csrf": await csrf_token(request),
         "request_id": await _remember(request, who.admin_id), "action": f"{PATH}?{request.rel_url.raw_query_string}"})
+    response.headers["Content-Security-Policy"] = _csp(checked.redirect_uri)
+    return response
 
 
 async def _decide(request: web.Request, checked: Checked, where: dialog.Target, who: Principal) -> web.StreamResponse:
@@ -183,10 +196,13 @@ async def _error_pages(request: web.Request, handler):  # type: ignore[no-untype
 
 
 async def _headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers.setdefault("Content-Security-Policy", _csp())
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null" with the
+    # dialog's own POST, which the CSRF check (rightly) refuses. same-origin still sends no
+    # Referer to any other origin: the logo's host, the icons' hosts, the client's redirect URI.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
 
 
