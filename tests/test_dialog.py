@@ -244,3 +244,45 @@ async def test_revoking_a_consent_revokes_that_persons_tokens_for_that_applicati
     # bob's unredeemed code died with the consent; carol's did not
     codes = {c.account_id: c.expires_at for c in await _rows(am, AuthorizationCode)}
     assert codes[bob_id] <= now and codes[carol_id] > now
+
+
+async def test_a_metadata_document_client_shows_its_origin_and_cannot_ask_the_owner(clock, tmp_path):
+    """A client ID metadata document client (http on loopback: allow_private_targets): its name
+    and verified origin come from the document; an ``ask`` scope cannot become an owner request
+    (requests name a registered consumer key), and the dialog says so."""
+    from aiohttp import web
+
+    from authmanager.serving import bound_socket, serve
+    from conftest import running_am
+
+    doc_app, served = web.Application(), {}
+
+    async def document(request: web.Request) -> web.Response:
+        return web.json_response(served["doc"])
+
+    doc_app.router.add_get("/client.json", document)
+    async with serve(doc_app, bound_socket()) as base, \
+            running_am(f"sqlite+aiosqlite:///{tmp_path / 'am.db'}", clock, tmp_path, allow_private_targets=True) as am:
+        client_id = base + "/client.json"
+        served["doc"] = {"client_id": client_id, "client_name": "Doc App", "redirect_uris": ["http://127.0.0.1/cb"],
+                         "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"],
+                         "response_types": ["code"]}
+        await am.create_realm("photos", resource=RESOURCE, scopes=["view", "share"])
+        await am.add_policy("photos", "permit", ["view"])
+        await am.add_policy("photos", "ask", ["share"])
+        await create_account(am.ctx.sessions, name="bob", password=PASSWORD, administers=False, now=int(am.clock()))
+        url = authorize_url(am, client_id, redirect_uri="http://127.0.0.1:4711/cb", scope="view share")
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            await Browser(http, am).login("bob")
+            async with http.get(url) as r:
+                page = await r.text()
+            assert r.status == 200 and "Doc App" in page and "<strong>127.0.0.1</strong>" in page
+            assert "the owner cannot be asked for it" in page
+            _, inputs = dialog_form(page)
+            assert [(i["name"], i["value"]) for i in inputs if i.get("type") == "checkbox"] == [("approve_scope", "view")]
+            location = await approve(http, url, name="bob", password=PASSWORD)
+        assert location.startswith("http://127.0.0.1:4711/cb?") and "code" in query_of(location)
+        assert [c.scopes for c in await _rows(am, AuthorizationCode)] == [["view"]]
+        assert await _rows(am, AccessRequest) == []
+        [consent] = await _rows(am, Consent)
+        assert (consent.client_id, consent.client_name) == (client_id, "Doc App")
