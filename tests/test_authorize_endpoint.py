@@ -165,3 +165,23 @@ async def test_loopback_redirect_any_port_and_state_iss_echoed_on_success(am):
     # another path on loopback is still a mismatch: a page, no redirect
     status, headers, _ = await _get(am, authorize_url(am, client_id, redirect_uri="http://127.0.0.1:53123/other"))
     assert status == 400 and "Location" not in headers
+
+
+async def test_not_you_signs_out_and_back_in_on_the_same_request(setup):
+    am, client_id = setup
+    from adminkit import Browser
+
+    url = authorize_url(am, client_id, scope="view")
+    async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+        browser = Browser(http, am)
+        await browser.login("bob")
+        status, page = await browser.get(url[len(am.url("")):])
+        assert status == 200 and "Not bob?" in page
+        import html
+        import re
+
+        action = html.unescape(re.search(r'name="next" value="([^"]+)"', page).group(1))
+        response = await browser.post("/admin/logout", {"next": action})
+        assert response.status == 303 and response.headers["Location"].startswith("/admin/login?next=")
+        assert query_of(query_of(response.headers["Location"])["next"]) == query_of(url)
+        assert (await browser.get(url[len(am.url("")):]))[0] == 303  # signed out

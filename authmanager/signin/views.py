@@ -68,8 +68,10 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    """Sign out; from the dialog ("Not you?"), back to sign-in for the same authorization request."""
+    next_path = (await request.post()).get("next")
     await end(request)
-    raise web.HTTPSeeOther(LOGIN)
+    raise web.HTTPSeeOther(login_url(next_path if isinstance(next_path, str) else None))
 
 
 def add_routes(app: web.Application) -> None:
