@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from adminkit import PASSWORD, Browser, jar, make_admin
 from authmanager.accounts import create_account, subject_of
 from authmanager.admin.auth import create_token
+from authmanager.operations.approvals import approve_request
 from authmanager.secretbox import digest, random_secret
 from authmanager.storage.models import (
     AccessRequest,
@@ -150,6 +151,14 @@ async def test_ask_scopes_become_an_owner_request_for_anyone_but_a_realm_admin(s
     codes = [c.scopes for c in await _rows(am, AuthorizationCode)]
     assert sorted(codes) == [["share", "view"], ["view"]] and query_of(location)["code"]
     assert len(await _rows(am, AccessRequest)) == 1
+
+    # the owner answers bob's request like any other (the UMA path): the answer is the
+    # application's saved grant, so bob's next dialog offers share
+    await approve_request(am.ctx.sessions, pending.id, now=int(am.clock()), actor="cli")
+    async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+        location = await approve(http, authorize_url(am, client_id, scope="share"), name="bob", password=PASSWORD)
+    assert "code" in query_of(location)
+    assert sorted(c.scopes for c in await _rows(am, AuthorizationCode)) == [["share"], ["share", "view"], ["view"]]
 
 
 async def test_policies_may_name_an_account(setup):
