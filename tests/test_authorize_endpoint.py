@@ -54,7 +54,7 @@ async def test_unknown_client_mismatch_and_missing_redirect_get_a_page_never_a_r
         status, headers, body = await _get(am, url)
         assert status == 400, why
         assert "Location" not in headers, why
-        assert "cannot continue" in body, why
+        assert "cannot continue" in body and "nothing was given" in body, why
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"] and headers["X-Frame-Options"] == "DENY"
 
 

@@ -37,6 +37,7 @@ from ..clients.redirect_uris import is_loopback_host
 from ..errors import (
     AuthorizationDenied,
     ClientMetadataDocumentError,
+    InvalidRequest,
     OAuthError,
     ServerError,
     TemporarilyUnavailable,
@@ -53,6 +54,13 @@ from . import PATH, dialog
 from .request import Checked, check, client_id_of, error_location, redirect_uri_for, state_of, success_location
 
 log = logging.getLogger("authmanager.authorize")
+
+
+class DialogNotShown(InvalidRequest):
+    """A dialog POST naming no ``request_id`` this session was shown for this request and account
+    (forged, replayed, or for another request): an error page, never a redirect."""
+
+
 HERE = Path(__file__).parent
 PENDING, MAX_PENDING = "authz", 5
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' https: http: data:; form-action {}; "
@@ -123,7 +131,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         if request.method == "POST":
             return await _decide(request, checked, where, who)
         return await _show(request, checked, where, who)
-    except (web.HTTPException, _Page):
+    except (web.HTTPException, DialogNotShown):
         raise
     except OAuthError as err:
         raise web.HTTPSeeOther(error_location(redirect_uri, err, state=state, issuer=issuer)) from None
@@ -163,8 +171,8 @@ async def _decide(request: web.Request, checked: Checked, where: dialog.Target, 
     ctx = am(request)
     form = await request.post()
     if not await _spend(request, who.admin_id, form.get("request_id")):
-        raise _Page(400, "This authorization request was not shown to you in this session (or was already "
-                         "answered). Go back to the application and start again.")
+        raise DialogNotShown("This authorization request was not shown to you in this session (or was already "
+                             "answered). Go back to the application and start again.")
     found = await _offer(request, checked, where, who)
     async with transaction(ctx.sessions, keep=(AuthorizationDenied,)) as session:
         outcome = await dialog.decide(session, checked, found, who, approve=form.get("decision") == "approve",
@@ -176,19 +184,11 @@ async def _decide(request: web.Request, checked: Checked, where: dialog.Target, 
                                             issuer=ctx.settings.issuer))
 
 
-class _Page(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
 @web.middleware
 async def _error_pages(request: web.Request, handler):  # type: ignore[no-untyped-def]
     """Errors that must not be redirected, as a readable page with their status and no Location."""
     try:
         return await handler(request)
-    except _Page as err:
-        status, message = err.status, err.message
     except OAuthError as err:
         status, message = err.status_code, err.description or err.error
     return aiohttp_jinja2.render_template("authorize_error.html", request, {"status": status, "message": message},
