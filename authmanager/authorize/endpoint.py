@@ -191,6 +191,9 @@ async def _error_pages(request: web.Request, handler):  # type: ignore[no-untype
         return await handler(request)
     except OAuthError as err:
         status, message = err.status_code, err.description or err.error
+    except UNAVAILABLE:  # before the redirect URI is known (the client lookup): a page, 503
+        log.exception("database unavailable")
+        status, message = 503, "The authorization server is temporarily unavailable. Try again in a moment."
     return aiohttp_jinja2.render_template("authorize_error.html", request, {"status": status, "message": message},
                                           status=status)
 
