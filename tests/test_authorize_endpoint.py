@@ -185,3 +185,33 @@ async def test_not_you_signs_out_and_back_in_on_the_same_request(setup):
         assert response.status == 303 and response.headers["Location"].startswith("/admin/login?next=")
         assert query_of(query_of(response.headers["Location"])["next"]) == query_of(url)
         assert (await browser.get(url[len(am.url("")):]))[0] == 303  # signed out
+
+
+async def test_a_locked_database_after_the_redirect_is_known_redirects_temporarily_unavailable(clock, tmp_path):
+    """The client is known (its key cached by the first request); the database then becomes
+    unusable (SQLite locked by another process): the answer is a redirect with
+    ``temporarily_unavailable``, ``state`` and ``iss``, not a hang and not a page."""
+    import asyncio
+    import sys
+
+    from conftest import running_am
+    from test_db_lock import LOCKER
+
+    db = tmp_path / "am.db"
+    async with running_am(f"sqlite+aiosqlite:///{db}", clock, tmp_path, db_timeout=0.5) as am:
+        await am.create_realm("photos", resource=RESOURCE, scopes=["view"])
+        client_id = await public_client(am)
+        url = authorize_url(am, client_id, scope="view", state="busy")
+        assert (await _get(am, url))[0] == 303  # to sign in: the client is now known
+        locker = await asyncio.create_subprocess_exec(sys.executable, "-c", LOCKER, str(db),
+                                                      stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        try:
+            assert (await asyncio.wait_for(locker.stdout.readline(), 10)).strip() == b"locked"
+            status, headers, _ = await _get(am, url)
+        finally:
+            locker.stdin.write(b"release\n")
+            await locker.stdin.drain()
+            await asyncio.wait_for(locker.wait(), 10)
+        assert status == 303 and headers["Location"].startswith(CB + "?")
+        got = query_of(headers["Location"])
+        assert (got["error"], got["state"], got["iss"]) == ("temporarily_unavailable", "busy", am.issuer)

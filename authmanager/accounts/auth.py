@@ -172,6 +172,8 @@ async def create_token(sessions: Sessions, *, name: str, label: str = "", now: i
         admin = await admin_repo.by_name(session, name)
         if admin is None:
             raise AdminError(f"no admin named {name!r}")
+        if not admin.administers:
+            raise AdminError(f"{name!r} administers no realm: the admin API is not for it")
         row = await admin_repo.add_token(session, AdminToken(admin_id=admin.id, token_hash=digest(value),
                                                              label=label, created_at=now))
         await audit.record(session, action="admin.token_create", actor=actor, now=now, target=f"admin:{name}",
