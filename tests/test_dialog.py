@@ -133,6 +133,9 @@ async def test_ask_scopes_become_an_owner_request_for_anyone_but_a_realm_admin(s
         _, inputs = dialog_form(page)
         assert {(i["name"], i["value"]) for i in inputs if i.get("type") == "checkbox"} == {
             ("approve_scope", "view"), ("ask_scope", "share")}
+        # showing the dialog stores nothing: no request, code, consent or decision yet
+        assert await _rows(am, AccessRequest) == [] and await _rows(am, AuthorizationCode) == []
+        assert await _rows(am, Consent) == [] and await _rows(am, AuditEvent, AuditEvent.action.like("consent.%")) == []
         location = await approve(http, authorize_url(am, client_id, scope="view share"), name="bob",
                                  password=PASSWORD)
     [code] = await _rows(am, AuthorizationCode)
