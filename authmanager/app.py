@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from .admin import setup_admin
+from .authorize.endpoint import setup_authorize
 from .clients.cimd import MetadataDocuments
 from .clients.registry import ClientRegistry
 from .context import CONTEXT, Context
@@ -43,6 +44,7 @@ from .runtime.ratelimit import RateLimiter
 from .secretbox import SecretBox
 from .serving import header_caps
 from .settings import Settings
+from .signin import setup_signin
 from .storage.db import UNAVAILABLE, make_engine, make_sessionmaker
 from .storage.events import ON_COMMIT
 from .storage.migrate import prepare as prepare_schema
@@ -198,5 +200,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_get(scopes.PATH, scopes.handle)
     app.router.add_get("/health/alive", alive)
     app.router.add_get("/health/ready", ready)
+    setup_signin(app, settings)  # the sign-in state shared by the console and the dialog
     setup_admin(app, settings)  # /admin (console) and /admin/api (JSON API)
+    setup_authorize(app)  # /authorize: the authorization endpoint and the dialog (issue 12)
     return app

@@ -23,6 +23,8 @@ ACTIONS = frozenset({
     "policy.add", "policy.update", "policy.move", "policy.remove", "share.create",
     "admin.login", "admin.login_failed", "admin.logout", "admin.create", "admin.token_create",
     "admin.token_revoke",
+    # the person at the browser (issue 12): the dialog's decisions and "applications I allowed"
+    "consent.approve", "consent.deny", "consent.revoke",
 })
 
 

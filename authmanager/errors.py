@@ -211,3 +211,29 @@ class ClientMetadataDocumentError(OAuthError):
         #: Why, in at most 300 printable characters (a field name, a status, a cap that was hit).
         self.reason = _printable(reason, 300)
         super().__init__(f"client metadata document {_printable(client_id, 200)}: {self.reason}")
+
+
+class UnsupportedResponseType(OAuthError):
+    """RFC 6749 §4.1.2.1: the authorization server does not support this ``response_type``."""
+
+    error = "unsupported_response_type"
+
+
+class InvalidTarget(OAuthError):
+    """RFC 8707 §2: the requested resource is invalid, missing, unknown, or malformed."""
+
+    error = "invalid_target"
+
+
+class AuthorizationDenied(OAuthError):
+    """RFC 6749 §4.1.2.1 ``access_denied``: the person (or the realm's policies) denied the request."""
+
+    error = "access_denied"
+    status_code = 403
+
+
+class UnknownClient(OAuthError):
+    """RFC 6749 §4.1.2.1: a missing, invalid or unknown ``client_id``, or a redirect URI that does
+    not match: the authorization endpoint shows an error page and MUST NOT redirect."""
+
+    error = "invalid_request"

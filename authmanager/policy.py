@@ -7,8 +7,9 @@ Inputs: the realm's policies in their order, who asks, the requested scopes, the
 saved grant (the owner's earlier answers, UMA 2.0 Grant §3.3.4 "authorization assessment"),
 the default token lifetime and the time (injected, never read here).
 
-1. A policy *applies* when its consumer is ``*``, the requesting consumer key, or
-   ``subject:<URL>`` naming the requester's verified subject URL, and ``now`` lies in its
+1. A policy *applies* when its consumer is ``*``, the requesting consumer key,
+   ``subject:<URL>`` naming the requester's verified subject URL, or ``account:<name>`` naming
+   the signed-in account the authorization dialog asks for (issue 12), and ``now`` lies in its
    validity window: ``not_before <= now < not_after`` (either bound optional).
 2. Each requested scope is decided on its own by the first of these that covers it:
 
@@ -40,14 +41,17 @@ PERMIT, DENY, ASK = "permit", "deny", "ask"
 EFFECTS = (PERMIT, DENY, ASK)
 ANY = "*"
 SUBJECT_PREFIX = "subject:"
+ACCOUNT_PREFIX = "account:"
 
 
 @dataclass(frozen=True, slots=True)
 class Requester:
-    """Who asks: a consumer key, and/or a verified subject URL (IndieAuth Ticket Auth, §12)."""
+    """Who asks: a consumer key, and/or a verified subject URL (IndieAuth Ticket Auth, §12),
+    and/or the name of the signed-in account an application asks for (the dialog)."""
 
     client_id: str | None = None
     subject: str | None = None
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,8 @@ class Rule:
             return True
         if self.consumer.startswith(SUBJECT_PREFIX):
             return requester.subject is not None and self.consumer[len(SUBJECT_PREFIX):] == requester.subject
+        if self.consumer.startswith(ACCOUNT_PREFIX):
+            return requester.account is not None and self.consumer[len(ACCOUNT_PREFIX):] == requester.account
         return requester.client_id is not None and self.consumer == requester.client_id
 
     def active(self, now: int) -> bool:

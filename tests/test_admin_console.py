@@ -60,33 +60,33 @@ async def test_sign_in_starts_a_new_session_and_logout_kills_the_old_cookie_serv
     async with aiohttp.ClientSession(cookie_jar=jar()) as http:
         browser = Browser(http, am)
         async with http.get(am.url("/admin/login")) as r:
-            before = r.cookies["protectserve_admin"].value  # the pre-sign-in session (CSRF token only)
-            assert "HttpOnly" in r.headers["Set-Cookie"] and "SameSite=Strict" in r.headers["Set-Cookie"]
-            assert "Path=/admin" in r.headers["Set-Cookie"] and "Secure" not in r.headers["Set-Cookie"]
+            before = r.cookies["protectserve_session"].value  # the pre-sign-in session (CSRF token only)
+            assert "HttpOnly" in r.headers["Set-Cookie"] and "SameSite=Lax" in r.headers["Set-Cookie"]
+            assert "Path=/;" in r.headers["Set-Cookie"] and "Secure" not in r.headers["Set-Cookie"]
             browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', await r.text()).group(1)
         signed_in = await browser.post("/admin/login", {"name": "alice", "password": PASSWORD})
-        after = signed_in.cookies["protectserve_admin"].value
+        after = signed_in.cookies["protectserve_session"].value
         assert signed_in.status == 303 and after != before
         assert (await browser.get("/admin/"))[0] == 200
         first_csrf = browser.csrf
         assert await _count(am, AdminSession) == 1
 
     async with aiohttp.ClientSession(cookie_jar=jar()) as other:  # the pre-sign-in cookie is worth nothing
-        async with other.get(am.url("/admin/"), cookies={"protectserve_admin": before}, allow_redirects=False) as r:
+        async with other.get(am.url("/admin/"), cookies={"protectserve_session": before}, allow_redirects=False) as r:
             assert r.status == 303 and r.headers["Location"] == "/admin/login"
-        async with other.get(am.url("/admin/"), cookies={"protectserve_admin": after}, allow_redirects=False) as r:
+        async with other.get(am.url("/admin/"), cookies={"protectserve_session": after}, allow_redirects=False) as r:
             assert r.status == 200  # a copy of the live cookie works ...
 
     async with aiohttp.ClientSession(cookie_jar=jar()) as http:
         browser = Browser(http, am)
-        http.cookie_jar.update_cookies({"protectserve_admin": after}, aiohttp.client.URL(am.url("/admin/")))
+        http.cookie_jar.update_cookies({"protectserve_session": after}, aiohttp.client.URL(am.url("/admin/")))
         browser.csrf = first_csrf
         assert (await browser.post("/admin/logout")).status == 303
     assert await _count(am, AdminSession) == 0
     async with aiohttp.ClientSession(cookie_jar=jar()) as other:  # ... until logout, even if copied
-        async with other.get(am.url("/admin/"), cookies={"protectserve_admin": after}, allow_redirects=False) as r:
+        async with other.get(am.url("/admin/"), cookies={"protectserve_session": after}, allow_redirects=False) as r:
             assert r.status == 303 and r.headers["Location"] == "/admin/login"
-        async with other.post(am.url("/admin/realms"), cookies={"protectserve_admin": after},
+        async with other.post(am.url("/admin/realms"), cookies={"protectserve_session": after},
                               data={"csrf_token": first_csrf, "name": "x", "resource": RESOURCE, "scopes": "a"},
                               allow_redirects=False) as r:
             assert r.status == 403
@@ -100,12 +100,12 @@ async def test_two_sign_ins_get_distinct_sessions_and_a_forged_cookie_is_ignored
     for _ in range(2):
         async with aiohttp.ClientSession(cookie_jar=jar()) as http:
             response = await Browser(http, am).login()
-            cookies.append(response.cookies["protectserve_admin"].value)
+            cookies.append(response.cookies["protectserve_session"].value)
     async with am.ctx.sessions() as session:
         hashes = (await session.scalars(select(AdminSession.id_hash))).all()
     assert len(set(hashes)) == 2 and cookies[0] != cookies[1]
     async with aiohttp.ClientSession(cookie_jar=jar()) as http:
-        async with http.get(am.url("/admin/"), cookies={"protectserve_admin": cookies[0][:-8] + "AAAAAAA="},
+        async with http.get(am.url("/admin/"), cookies={"protectserve_session": cookies[0][:-8] + "AAAAAAA="},
                             allow_redirects=False) as r:
             assert r.status == 303
 

@@ -7,6 +7,9 @@ renders the same errors as a readable HTML page with the same status code."""
 from __future__ import annotations
 
 from ..errors import OAuthError
+from ..signin.csrf import CsrfRefused
+
+__all__ = ["AccessDenied", "CsrfRefused", "InvalidToken", "NotSignedIn"]
 
 
 class InvalidToken(OAuthError):
@@ -23,13 +26,6 @@ class AccessDenied(OAuthError):
     """The admin may not touch this realm (or needs every realm for this operation)."""
 
     error = "access_denied"
-    status_code = 403
-
-
-class CsrfRefused(OAuthError):
-    """A state-changing form without the session's CSRF token, or from another origin."""
-
-    error = "csrf_refused"
     status_code = 403
 
 

@@ -23,16 +23,23 @@ def admin() -> None:
 @click.argument("name")
 @click.option("--realm", "realms", multiple=True, help="Limit the admin to this realm (repeatable); "
                                                         "none given: every realm.")
+@click.option("--no-admin", "no_admin", is_flag=True,
+              help="An account that administers no realm: it may only sign in to approve applications "
+                   "for itself (the authorization dialog) and manage what it allowed.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
 @click.pass_obj
-def admin_create(settings: Settings, name: str, realms: tuple[str, ...], password_stdin: bool) -> None:
-    """Create admin NAME; the password is prompted for (or read from stdin) and stored as scrypt."""
+def admin_create(settings: Settings, name: str, realms: tuple[str, ...], no_admin: bool, password_stdin: bool) -> None:
+    """Create account NAME (an admin unless --no-admin); the password is prompted for (or read
+    from stdin) and stored as scrypt."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     result = run_admin(settings, lambda s: create_admin(s, name=name, password=password, realms=realms,
-                                                        now=int(time.time())))
+                                                        now=int(time.time()), administers=not no_admin))
+    if no_admin:
+        click.echo(f"account {name} created (administers no realm)")
+        return
     where = "every realm" if result["realms"] == "*" else "realms " + " ".join(result["realms"])
     click.echo(f"admin {name} created for {where}")
 
@@ -43,7 +50,8 @@ def admin_create(settings: Settings, name: str, realms: tuple[str, ...], passwor
 def admin_list(settings: Settings, as_json: bool) -> None:
     """List admins and the realms each may administer (* = every realm)."""
     emit(run_admin(settings, list_admins), as_json,
-         lambda a: f"{a['name']:24} {a['realms'] if a['realms'] == '*' else ' '.join(a['realms']) or '-'}")
+         lambda a: f"{a['name']:24} {a['realms'] if a['realms'] == '*' else ' '.join(a['realms']) or '-'}"
+                   + ("" if a["administers"] else " (administers no realm)"))
 
 
 @admin.group("token")

@@ -23,7 +23,8 @@ def policy() -> None:
 @click.option("--effect", type=click.Choice(["permit", "deny", "ask"]), required=True,
               help="permit, deny, or ask the realm owner.")
 @click.option("--scope", "scopes", multiple=True, required=True)
-@click.option("--consumer", default="*", show_default=True, help="A consumer key, or * for any consumer.")
+@click.option("--consumer", default="*", show_default=True,
+              help="A consumer key, account:NAME (a person in the authorization dialog), or * for any consumer.")
 @click.option("--subject", default=None, help="Consumers by verified subject URL, e.g. https://bob.example/.")
 @click.option("--max-ttl", type=click.IntRange(min=1), default=None, help="Maximum token lifetime, seconds.")
 @click.option("--not-before", default=None, help="Applies from this time on (unix seconds or ISO 8601, UTC).")

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import audit
 from ..grants.assessment import assess, rule_of
-from ..policy import ANY, EFFECTS, SUBJECT_PREFIX, Requester
+from ..policy import ACCOUNT_PREFIX, ANY, EFFECTS, SUBJECT_PREFIX, Requester
 from ..storage import consumers as consumer_repo
 from ..storage import realms as realm_repo
-from ..identifiers import MAX_ROW_ID, is_key, is_row_id, is_time
+from ..identifiers import MAX_ROW_ID, is_key, is_name, is_row_id, is_time
 from ..storage.models import Policy, Realm
 from .realms import AdminError
 
@@ -50,7 +50,8 @@ def parse_time(value: str | int | None, option: str) -> int | None:
 
 
 def applies_to(consumer: str | None, subject: str | None) -> str:
-    """The stored form of who a policy applies to: ``*``, a consumer key or ``subject:<URL>``."""
+    """The stored form of who a policy applies to: ``*``, a consumer key, ``subject:<URL>`` or
+    ``account:<name>`` (a person signed in to the authorization dialog, issue 12)."""
     from ..sharing.share import check_subject
 
     if subject is not None and consumer not in (None, ANY):
@@ -60,8 +61,12 @@ def applies_to(consumer: str | None, subject: str | None) -> str:
     if subject is not None:
         return SUBJECT_PREFIX + check_subject(subject, "--subject")
     consumer = consumer or ANY
+    if consumer.startswith(ACCOUNT_PREFIX):
+        if not is_name(consumer[len(ACCOUNT_PREFIX):]):
+            raise AdminError("--consumer account:NAME names an account (1-100 letters, digits, '-', '_' or '.')")
+        return consumer
     if consumer != ANY and not is_key(consumer):
-        raise AdminError("--consumer must be * or a consumer key")
+        raise AdminError("--consumer must be *, a consumer key or account:NAME")
     return consumer
 
 
@@ -218,7 +223,9 @@ async def explain(sessions: Sessions, *, realm: str, scopes: Sequence[str], cons
         row = await _realm(session, realm)
         requested = frozenset(await _scopes(session, row, scopes))
         judged_as, note = consumer, None
-        if consumer is not None:
+        if consumer is not None and consumer.startswith(ACCOUNT_PREFIX):
+            requester = Requester(account=consumer[len(ACCOUNT_PREFIX):])
+        elif consumer is not None:
             if not reveal_keys:
                 note = KEYS_UNSEEN
             elif (key := await consumer_repo.get(session, consumer)) is None:
