@@ -199,3 +199,21 @@ async def test_revoke_family_operation(granted):
                                     .where(AccessToken.revoked_at.is_(None))) == 0
     status, _, _ = await refresh(http, am, first["refresh_token"], client_id)
     assert status == 400
+
+
+async def test_rfc7009_a_confidential_client_revokes_its_refresh_token_signed(am):
+    from codekit import confidential_client
+
+    await am.create_realm("photos", resource=RESOURCE, scopes=["read", "write"])
+    person = await account(am)
+    async with aiohttp.ClientSession() as http:
+        client = await confidential_client(http, am)
+        code, verifier = await make_code(am, client_id=client["client_id"], account_id=person)
+        status, body, _ = await post(http, am, code_form(code, verifier, None), signed_by=client)
+        assert status == 200
+        status, _, _ = await post(http, am, {"token": body["refresh_token"], "token_type_hint": "refresh_token"},
+                                  path="/revoke", signed_by=client)
+        assert status == 200
+        status, again, _ = await post(http, am, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+                                      signed_by=client)
+        assert status == 400 and again["error"] == "invalid_grant"
