@@ -217,3 +217,21 @@ async def test_rfc7009_a_confidential_client_revokes_its_refresh_token_signed(am
         status, again, _ = await post(http, am, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
                                       signed_by=client)
         assert status == 400 and again["error"] == "invalid_grant"
+
+
+async def test_purge_keeps_what_reuse_detection_needs_and_drops_dead_families(granted):
+    from authmanager.runtime.purge import CODE_KEPT, purge
+    from authmanager.storage.models import AuthorizationCode, Consumer
+
+    am, _, _, client_id, http, first = granted
+    now = int(am.clock())
+    async with am.ctx.sessions() as session:
+        assert (await session.get(Consumer, client_id)).last_used_at is not None  # a public key in use is kept
+    report = await purge(am.ctx.sessions, now=now + 3600, unused_consumer_ttl=10**9)
+    assert (report.codes, report.refresh_tokens) == (0, 0)
+    report = await purge(am.ctx.sessions, now=now + 60 + CODE_KEPT, unused_consumer_ttl=10**9)
+    assert report.codes == 1 and report.refresh_tokens == 0
+    report = await purge(am.ctx.sessions, now=now + am.settings.refresh_absolute_ttl, unused_consumer_ttl=10**9)
+    assert report.refresh_tokens == 1
+    async with am.ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AuthorizationCode)) == 0

@@ -207,6 +207,8 @@ async def _person_grant(ctx: Context, view: RequestView, params: dict[str, str],
         if signed_by is not None:
             consumer = await claim_signed(ctx, session, *signed_by)
             await _mark_used(session, consumer, now)
+        elif client.source == "registered":  # a public consumer key in use is not an unused one (purge)
+            await consumer_repo.mark_used(session, client.client_id, now=now)
         if isinstance(form, OAuthError):
             raise form
         issued = await _run(session, client, form, ctx, now, lifetimes)
