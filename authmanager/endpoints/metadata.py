@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..client_auth import METHODS
-from ..client_auth import public
+from ..client_auth import METHODS, public
 from ..context import context
 from ..errors import json_response
 from ..storage import realms as realm_repo

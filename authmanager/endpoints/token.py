@@ -48,8 +48,8 @@ from ..clients.registry import from_registration
 from ..context import Context, context
 from ..errors import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrantType, json_response
 from ..grants import authorization_code, client_credentials, refresh_token, ticket, uma_ticket
-from ..grants.person_tokens import Lifetimes
 from ..grants.group_commit import LAST_USED_GRANULARITY
+from ..grants.person_tokens import Lifetimes
 from ..identifiers import is_b64token
 from ..operations.revocation import revoke_token
 from ..runtime.consumer_keys import ConsumerKey

@@ -41,13 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..clients import ClientInfo
 from ..errors import InvalidGrant, InvalidRequest, InvalidTarget, UnauthorizedClient
+from ..operations.revocation import revoke_token
 from ..runtime.keyring import KeyRing
 from ..secretbox import digest
 from ..storage import codes as code_repo
 from ..storage import realms as realm_repo
 from ..storage import refresh_tokens as refresh_repo
 from ..storage.models import AccessToken, AuthorizationCode
-from ..operations.revocation import revoke_token
 from . import person_tokens
 from .person_tokens import Binding, Lifetimes, PersonTokens, narrowed
 
