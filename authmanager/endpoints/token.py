@@ -194,8 +194,6 @@ async def _person_grant(ctx: Context, view: RequestView, params: dict[str, str],
     if public.carries_signature(view):
         signed_by = await verify_signed(ctx, view)
         client = from_registration(signed_by[0].client_id, signed_by[0].client_metadata)
-        if params.get("client_id", client.client_id) != client.client_id:
-            raise InvalidClient("client_id is not the signing key")  # §3.2.1: one client per request
     else:
         client = await public.verify(view, ctx.clients.find)
         if isinstance(form, OAuthError):
@@ -207,6 +205,8 @@ async def _person_grant(ctx: Context, view: RequestView, params: dict[str, str],
         if signed_by is not None:
             consumer = await claim_signed(ctx, session, *signed_by)
             await _mark_used(session, consumer, now)
+            if params.get("client_id", client.client_id) != client.client_id:
+                raise InvalidClient("client_id is not the signing key")  # §3.2.1: one client per request
         elif client.source == "registered":  # a public consumer key in use is not an unused one (purge)
             await consumer_repo.mark_used(session, client.client_id, now=now)
         if isinstance(form, OAuthError):
