@@ -235,3 +235,14 @@ async def test_purge_keeps_what_reuse_detection_needs_and_drops_dead_families(gr
     assert report.refresh_tokens == 1
     async with am.ctx.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AuthorizationCode)) == 0
+
+
+def test_serve_refuses_an_idle_lifetime_longer_than_the_absolute_one(tmp_path):
+    from click.testing import CliRunner
+
+    from authmanager.cli import main
+
+    result = CliRunner().invoke(main, ["--database", f"sqlite+aiosqlite:///{tmp_path / 'am.db'}", "serve",
+                                       "--refresh-idle-ttl", "100", "--refresh-absolute-ttl", "50"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: refresh_idle_ttl (100) must not exceed refresh_absolute_ttl (50)"
