@@ -215,3 +215,29 @@ async def test_a_code_for_a_signed_form_cannot_be_replayed_with_its_nonce(setup)
         assert r.status == 400 and (await r.json())["error"] == "invalid_scope"
     async with http.post(am.url("/token"), data=body, headers=headers) as r:
         assert r.status == 401 and (await r.json())["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("case", ["no method registered", "grasshopper sub-key"])
+async def test_only_a_key_registered_as_none_skips_its_signature(setup, case):
+    """``from_registration`` reads a key that names no auth method as ``none``; the token endpoint
+    takes a registered key for a public client only if it registered ``none`` itself."""
+    from sqlalchemy import update
+
+    from authmanager.storage.models import Consumer
+
+    am, _, person, _, http = setup
+    client = await confidential_client(http, am)
+    client_id = client["client_id"]
+    if case == "grasshopper sub-key":
+        status, sub, _ = await post(http, am, {"ttl": "600"}, path="/grasshopper", signed_by=client)
+        assert status == 201
+        client_id = sub["client_id"]
+    else:
+        async with am.ctx.sessions.begin() as session:
+            row = await session.get(Consumer, client_id)
+            metadata = {k: v for k, v in row.client_metadata.items() if k != "token_endpoint_auth_method"}
+            await session.execute(update(Consumer).where(Consumer.client_id == client_id).values(
+                client_metadata=metadata))
+    code, verifier = await make_code(am, client_id=client_id, account_id=person)
+    status, body, _ = await post(http, am, code_form(code, verifier, client_id))
+    assert status == 401 and body["error"] == "invalid_client"

@@ -35,7 +35,7 @@ from ..storage import refresh_tokens as refresh_repo
 from ..storage import tokens as token_repo
 from .forms import read_form
 from .introspection import authenticate_realm, token_param
-from .token import authenticate, request_view, signed_transaction
+from .token import authenticate, find_client, request_view, signed_transaction
 
 PATH = "/revoke"
 
@@ -48,7 +48,7 @@ async def handle(request: web.Request) -> web.Response:
     view = request_view(request, ctx.settings.endpoint(PATH), body, params)
     client = None
     if not basic and not public.carries_signature(view):
-        client = await public.verify(view, ctx.clients.find)  # before the transaction: may fetch
+        client = await public.verify(view, lambda client_id: find_client(ctx, client_id))  # may fetch: no lock held
     # A consumer's signed request spends its nonce whatever the answer (unauthorized_client included).
     async with signed_transaction(ctx) as session:
         if basic:

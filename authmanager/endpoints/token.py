@@ -178,6 +178,19 @@ async def handle(request: web.Request) -> web.Response:
     return json_response(issued.body())
 
 
+async def find_client(ctx: Context, client_id: str) -> ClientInfo | None:
+    """``ctx.clients.find``, except that a registered key counts as public only if it registered
+    ``token_endpoint_auth_method: none`` itself: a grasshopper sub-key, or a key whose metadata
+    names no method (``from_registration`` would default it to ``none``), is never taken for a
+    public client, so it cannot skip its signature."""
+    client = await ctx.clients.find(client_id)
+    if client is not None and client.source == "registered":
+        key = await ctx.consumer_keys.get(client_id)
+        if key is None or key.parent_id is not None or key.client_metadata.get("token_endpoint_auth_method") != PUBLIC:
+            return None if client.public else client
+    return client
+
+
 async def _person_grant(ctx: Context, view: RequestView, params: dict[str, str], grant_type: str) -> web.Response:
     """The authorization-code and refresh grants, for a confidential (signed) or a public client.
 
@@ -195,7 +208,7 @@ async def _person_grant(ctx: Context, view: RequestView, params: dict[str, str],
         signed_by = await verify_signed(ctx, view)
         client = from_registration(signed_by[0].client_id, signed_by[0].client_metadata)
     else:
-        client = await public.verify(view, ctx.clients.find)
+        client = await public.verify(view, lambda client_id: find_client(ctx, client_id))
         if isinstance(form, OAuthError):
             raise form
     now, settings = ctx.now(), ctx.settings
