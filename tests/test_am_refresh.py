@@ -246,3 +246,21 @@ def test_serve_refuses_an_idle_lifetime_longer_than_the_absolute_one(tmp_path):
                                        "--refresh-idle-ttl", "100", "--refresh-absolute-ttl", "50"])
     assert result.exit_code == 1
     assert result.output.strip() == "Error: refresh_idle_ttl (100) must not exceed refresh_absolute_ttl (50)"
+
+
+@pytest.mark.parametrize("case", ["no refresh_token", "no client_id", "unknown token"])
+async def test_refresh_request_errors(granted, case):
+    am, _, _, client_id, http, first = granted
+    form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": client_id}
+    expected = {"no refresh_token": (400, "invalid_request"), "no client_id": (401, "invalid_client"),
+                "unknown token": (400, "invalid_grant")}[case]
+    if case == "no refresh_token":
+        del form["refresh_token"]
+    elif case == "no client_id":
+        del form["client_id"]
+    else:
+        form["refresh_token"] = "never-issued"
+    status, body, _ = await post(http, am, form)
+    assert (status, body["error"]) == expected
+    status, _, _ = await refresh(http, am, first["refresh_token"], client_id)
+    assert status == 200  # none of these touched the family
