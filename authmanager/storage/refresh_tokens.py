@@ -45,9 +45,14 @@ async def revoke_family(session: AsyncSession, family_id: str, now: int, *, acto
     carries its ``family_id``. Returns the number of access tokens revoked. With ``actor`` the
     decision is audited as ``token.revoke`` with target ``family:<id>`` (by family id, never a token value); each access
     token's revocation appends a feed event, so resource servers and caches learn of it."""
-    await session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
-                                                     RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
-    live = await session.scalars(select(AccessToken).where(
+    # Until a pass finds nothing: on PostgreSQL a rotation in flight holds the old token's row, so
+    # the first pass waits for it to commit, and only a later statement (a new snapshot) sees the
+    # token that rotation inserted. A rotation can only start from a row not yet revoked, so this
+    # ends (SQLite serialises writers: one pass revokes everything, the second finds nothing).
+    while (await session.execute(update(RefreshToken).where(
+            RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)).values(revoked_at=now))).rowcount:
+        pass
+    live = await session.scalars(select(AccessToken).where(  # after the passes: sees their access tokens
         AccessToken.family_id == family_id, AccessToken.revoked_at.is_(None), AccessToken.expires_at > now)
         .order_by(AccessToken.issued_at))
     count = 0
