@@ -93,6 +93,10 @@ def main(ctx: click.Context, config_file: Path | None, database: str | None, key
               help="Purge consumer keys never used within this time, s.")
 @click.option("--feed-keepalive", type=click.FloatRange(min=0.1), default=None,
               help="SSE keepalive period of the revocation feed, s.")
+@click.option("--refresh-idle-ttl", type=click.IntRange(min=1), default=None,
+              help="A refresh token unused this long expires, s (default 14 days).")
+@click.option("--refresh-absolute-ttl", type=click.IntRange(min=1), default=None,
+              help="No refresh token outlives its grant by more than this, s (default 90 days).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes sharing the port (SO_REUSEPORT); the AM keeps no state between requests.")
 @click.pass_obj

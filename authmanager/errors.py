@@ -178,6 +178,12 @@ class UnauthorizedClient(OAuthError):
     error = "unauthorized_client"
 
 
+class InvalidTarget(OAuthError):
+    """RFC 8707 §2: the ``resource`` is invalid, unknown, or not the one the grant was made for."""
+
+    error = "invalid_target"
+
+
 class OutboundError(Exception):
     """An outbound push of the AM (ticket discovery or delivery) failed. The message is safe to
     show and log: it names URLs and statuses, never a ticket."""

@@ -103,12 +103,22 @@ class Settings:
     max_request_line: int = 8190
     max_header_field: int = 16384
     max_headers: int = 100
+    #: Refresh tokens (issue 12, RFC 9700 §4.14.2): a family's token unused for ``refresh_idle_ttl``
+    #: seconds expires (each rotation moves it on); no token of a family outlives
+    #: ``refresh_absolute_ttl`` seconds from the authorization-code grant that started it.
+    refresh_idle_ttl: int = 14 * 24 * 3600
+    refresh_absolute_ttl: int = 90 * 24 * 3600
     #: One access-log line per request (logger ``aiohttp.access``, to stderr). Decisions are in the
     #: audit log either way; turn this off behind a proxy that logs requests (it costs about a
     #: third of an introspection's CPU time, docs/performance.md).
     access_log: bool = True
     #: The clock, injectable so expiry is testable without sleeping.
     now: Callable[[], float] = field(default=time.time, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.refresh_idle_ttl > self.refresh_absolute_ttl:
+            raise ConfigError(f"refresh_idle_ttl ({self.refresh_idle_ttl}) must not exceed "
+                              f"refresh_absolute_ttl ({self.refresh_absolute_ttl})")
 
     @property
     def resolved_key_file(self) -> Path:

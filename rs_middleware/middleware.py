@@ -108,7 +108,12 @@ def _request_among(args: tuple[Any, ...]) -> web.Request | None:
 
 
 def token_claims(request: web.Request) -> Mapping[str, Any]:
-    """The verified claims (read-only) of the token that authorised this request."""
+    """The verified claims (read-only) of the token that authorised this request.
+
+    RFC 9068 §2.2: ``client_id`` is the application; ``sub`` is who the token speaks for: the
+    application itself for a machine token (client credentials, ``sub == client_id``), the
+    person's stable subject ``{issuer}/people/{id}`` for a token from the authorization-code or
+    refresh grant, the subject URL for an IndieAuth ticket. Authorise people by ``sub``."""
     try:
         claims: Mapping[str, Any] = request[CLAIMS_KEY]
     except KeyError:

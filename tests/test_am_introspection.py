@@ -107,12 +107,19 @@ async def test_fishing_with_random_tokens_is_throttled_per_realm(clock, tmp_path
             assert status == 429  # throttled as a whole until the window passes
 
 
-async def test_refresh_token_hint_is_unsupported_token_type(issued):
-    am, realm, *_, http = issued
+async def test_refresh_token_hint_looks_further_for_an_access_token(issued):
+    """Refresh tokens are issued now (issue 12): the hint only orders the search (RFC 7009 §2.1:
+    "it MUST extend its search across all of its supported token types")."""
+    am, realm, _, _, token, http = issued
     basic = {"Authorization": aiohttp.encode_basic_auth(realm.sph, realm.sph_secret)}
     async with http.post(am.url("/revoke"), data={"token": "x", "token_type_hint": "refresh_token"},
                          headers=basic) as r:
-        assert r.status == 400 and (await r.json())["error"] == "unsupported_token_type"
+        assert r.status == 200
+    assert (await introspect(http, am, realm, token))[1]["active"] is True
+    async with http.post(am.url("/revoke"), data={"token": token, "token_type_hint": "refresh_token"},
+                         headers=basic) as r:
+        assert r.status == 200
+    assert (await introspect(http, am, realm, token))[1] == {"active": False}
     async with http.post(am.url("/revoke"), data={"token": "x", "token_type_hint": "something_else"},
                          headers=basic) as r:
         assert r.status == 200  # RFC 7009 §2.1: an unknown hint is ignored

@@ -10,14 +10,21 @@ async def test_metadata_fields_come_from_the_configured_issuer(am):
             assert r.status == 200
             doc = await r.json()
     assert doc["issuer"] == am.issuer
-    for field, path in [("token_endpoint", "/token"), ("registration_endpoint", "/register"),
+    for field, path in [("authorization_endpoint", "/authorize"), ("token_endpoint", "/token"), ("registration_endpoint", "/register"),
                         ("introspection_endpoint", "/introspect"), ("revocation_endpoint", "/revoke"),
                         ("jwks_uri", "/jwks.json")]:
         assert doc[field] == am.issuer + path
     assert doc["grant_types_supported"] == [
-        "client_credentials", "ticket", "urn:ietf:params:oauth:grant-type:uma-ticket"]
+        "authorization_code", "refresh_token", "client_credentials", "ticket",
+        "urn:ietf:params:oauth:grant-type:uma-ticket"]
     assert set(doc["token_endpoint_auth_methods_supported"]) == {
-        "http_message_signature_hmac_sha256", "oauth1_hmac_sha256"}
+        "http_message_signature_hmac_sha256", "oauth1_hmac_sha256", "none"}
+    assert "none" in doc["revocation_endpoint_auth_methods_supported"]
+    # Issue 12: what an OAuth 2.1 client (the MCP SDK, Authlib) needs to start a person's login.
+    assert doc["response_types_supported"] == ["code"]
+    assert doc["code_challenge_methods_supported"] == ["S256"]
+    assert doc["authorization_response_iss_parameter_supported"] is True
+    assert doc["client_id_metadata_document_supported"] is True
     assert "evil" not in str(doc)
 
 

@@ -2,7 +2,11 @@
 
 §2.1: the caller authenticates — here with HTTP Basic ``sph:sph_secret`` (RFC 6749 §2.3.1) —
 and POSTs ``token`` form-encoded. §2.2: an active token yields its metadata; anything unknown,
-expired, revoked or belonging to another realm yields exactly ``{"active": false}``.
+expired, revoked or belonging to another realm yields exactly ``{"active": false}``. ``sub`` is
+the client for a machine token, and the account's subject (``{issuer}/people/{id}``, as in the
+JWT) for a person's token (authorization code, refresh); ``client_id`` is always the client.
+A refresh token is not introspected here (it is ``{"active": false}``): introspection is for
+resource servers, which never see one.
 Misses are counted per realm: a caller fishing with random tokens gets ``429 slow_down`` once
 its ``introspection_miss_limit`` is spent (§4 asks servers to guard against token scanning).
 
@@ -21,6 +25,7 @@ from ..identifiers import is_key
 from ..runtime.known_tokens import RealmEntry
 from ..runtime.ratelimit import TooManyRequests
 from ..secretbox import digest, digest_matches
+from ..tokens import subject_of
 from .forms import parse_form, read_body
 
 PATH = "/introspect"
@@ -69,7 +74,7 @@ async def handle(request: web.Request) -> web.Response:
         "active": True,
         "scope": row.scope,
         "client_id": row.client_id,
-        "sub": row.client_id,
+        "sub": subject_of(ctx.settings.issuer, row.account_id) if row.account_id is not None else row.client_id,
         "aud": realm.resource,
         "iss": ctx.settings.issuer,
         "exp": row.expires_at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..client_auth import METHODS
+from ..client_auth import METHODS, public
 from ..context import context
 from ..errors import json_response
 from ..storage import realms as realm_repo
@@ -13,21 +13,32 @@ PATH = "/.well-known/oauth-authorization-server"
 
 
 def document(issuer: str, scopes: list[str]) -> dict:
-    """RFC 8414 §2 fields. Every URL derives from the configured issuer, never the Host header."""
+    """RFC 8414 §2 fields. Every URL derives from the configured issuer, never the Host header.
+
+    Issue 12: the authorization endpoint (RFC 6749 §4.1, ``code`` only), PKCE S256 only (RFC 7636
+    §4.2, RFC 8414 ``code_challenge_methods_supported``), RFC 9207 ``iss`` in every authorization
+    response, client ID metadata documents (draft-ietf-oauth-client-id-metadata-document
+    ``client_id_metadata_document_supported``), and public clients (``none``)."""
     base = issuer.rstrip("/")
     return {
         "issuer": issuer,
+        "authorization_endpoint": f"{base}/authorize",
         "token_endpoint": f"{base}/token",
         "registration_endpoint": f"{base}/register",
         "introspection_endpoint": f"{base}/introspect",
         "revocation_endpoint": f"{base}/revoke",
         "jwks_uri": f"{base}/jwks.json",
-        "grant_types_supported": ["client_credentials", "ticket", "urn:ietf:params:oauth:grant-type:uma-ticket"],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": list(METHODS),
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "ticket",
+                                  "urn:ietf:params:oauth:grant-type:uma-ticket"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+        "client_id_metadata_document_supported": True,
+        "token_endpoint_auth_methods_supported": [*METHODS, public.METHOD],
         "token_endpoint_auth_signing_alg_values_supported": ["hmac-sha256", "HMAC-SHA256"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", *METHODS],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", *METHODS, public.METHOD],
         "scopes_supported": scopes,
         "protectserve_revocation_feed": f"{base}/feed",
         "protectserve_grasshopper_endpoint": f"{base}/grasshopper",

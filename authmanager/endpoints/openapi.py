@@ -66,10 +66,19 @@ def _variant(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
+def _person_grant(grant_type: str, required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
+    """The authorization-code and refresh grants: ``client_id`` (a public client, or repeating the
+    signing key's) and the optional parameters beside the required ones."""
+    properties = {"grant_type": {"const": grant_type}, **required, **optional, "client_id": _NON_EMPTY}
+    return {"type": "object", "properties": properties, "required": ["grant_type", *required],
+            "additionalProperties": False}
+
+
 def document(issuer: str) -> dict[str, Any]:
     token_response = {"type": "object", "required": ["access_token", "token_type", "expires_in", "scope"],
                       "properties": {"access_token": _STR, "token_type": {"const": "Bearer"},
-                                     "expires_in": {"type": "integer"}, "scope": _STR}}
+                                     "expires_in": {"type": "integer"}, "scope": _STR,
+                                     "refresh_token": _STR}}  # authorization_code and refresh_token grants
     registration = {"type": "object", "required": ["client_id", "client_secret", "client_id_issued_at",
                                                    "client_secret_expires_at"],
                     "properties": {"client_id": _STR, "client_secret": _STR, "client_id_issued_at": {"type": "integer"},
@@ -131,14 +140,20 @@ def document(issuer: str) -> dict[str, Any]:
                 "responses": {"201": _json(registration, "consumer key issued"), **_errors(400, 413, 429, 503)}}},
             "/token": {
                 "post": {
-                    "summary": "Access token (client credentials or UMA ticket polling, signed with cks; or an "
-                               "IndieAuth ticket) or IndieAuth revocation",
-                    "security": signed,
+                    "summary": "Access token (client credentials or UMA ticket polling, signed with cks; an "
+                               "IndieAuth ticket; an authorization code or a refresh token, signed or from a "
+                               "public client) or IndieAuth revocation",
+                    "security": [*signed, {}],
                     "requestBody": {"required": True, "content": {_FORM: {"schema": {"oneOf": [
                         _variant({"grant_type": {"const": "client_credentials"}, "sph": _NON_EMPTY, "scope": _SCOPE}),
                         _variant({"grant_type": {"const": "urn:ietf:params:oauth:grant-type:uma-ticket"},
                                   "ticket": _NON_EMPTY}),
                         _variant({"grant_type": {"const": "ticket"}, "ticket": _NON_EMPTY}),
+                        _person_grant("authorization_code",
+                                      {"code": _NON_EMPTY, "redirect_uri": _NON_EMPTY,
+                                       "code_verifier": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{43,128}$"}},
+                                      {"resource": _NON_EMPTY, "scope": _SCOPE}),
+                        _person_grant("refresh_token", {"refresh_token": _NON_EMPTY}, {"scope": _SCOPE}),
                         _variant({"action": {"const": "revoke"}, "token": _TOKEN}),
                     ]}}}},
                     "responses": {"200": _json({"oneOf": [token_response, {"type": "object", "maxProperties": 0}]},
@@ -154,8 +169,8 @@ def document(issuer: str) -> dict[str, Any]:
                 "requestBody": _form({"token": _TOKEN, "token_type_hint": _STR}, ["token"]),
                 "responses": {"200": _json(introspection, "token state"), **_errors(400, 401, 413, 429, 503)}}},
             "/revoke": {"post": {
-                "summary": "RFC 7009 revocation", "security": [{"sph": []}, *signed],
-                "requestBody": _form({"token": _TOKEN, "token_type_hint": _STR}, ["token"]),
+                "summary": "RFC 7009 revocation (access and refresh tokens)", "security": [{"sph": []}, *signed, {}],
+                "requestBody": _form({"token": _TOKEN, "token_type_hint": _STR, "client_id": _NON_EMPTY}, ["token"]),
                 "responses": {"200": ok_empty, **_errors(400, 401, 413, 503)}}},
             "/grasshopper": {"post": {
                 "summary": "Grasshopper sub-key (signed with the master cks)", "security": signed,

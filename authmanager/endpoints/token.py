@@ -16,10 +16,22 @@
   refusal of its form, ``request_denied``, ``slow_down``, ``invalid_grant``…): a captured
   request replayed later, after the owner or a policy changed, gets ``401 invalid_client``. Only
   a transaction that fails as a whole (``503``: the database is unavailable) leaves it unspent.
+* ``POST grant_type=authorization_code`` (RFC 6749 §4.1.3, OAuth 2.1, RFC 7636;
+  :mod:`authmanager.grants.authorization_code`) and ``grant_type=refresh_token`` (RFC 6749 §6,
+  RFC 9700 §4.14.2; :mod:`authmanager.grants.refresh_token`): a confidential client signs as
+  above; a public client (``token_endpoint_auth_method: none``, :mod:`authmanager.client_auth.public`)
+  sends ``client_id`` and no signature. These two grants are the only ones a public client may
+  use: every other grant requires a signature, so an unsigned request for one is
+  ``401 invalid_client`` (§5.2: "no client authentication included"), and a public client cannot
+  sign (it has no secret: its "signature" is refused the same way). A confidential client not
+  registered for the grant gets ``unauthorized_client``. The answer carries a ``refresh_token``.
 * ``POST action=revoke&token=…`` (IndieAuth "Token Revocation"): possession of the token is the
-  credential; the answer is ``200`` whether or not the token was known.
+  credential; the answer is ``200`` whether or not the token was known. A refresh token revokes
+  its whole family, access tokens included.
 * ``GET`` with ``Authorization: Bearer`` (IndieAuth "Access Token Verification"): ``me``,
   ``client_id`` and ``scope`` as JSON when asked for, else form-encoded; ``401`` if invalid.
+  ``me`` is the account's subject (``{issuer}/people/{id}``) for a person's token, else the
+  realm's resource.
 """
 
 from __future__ import annotations
@@ -29,21 +41,26 @@ from urllib.parse import urlencode
 from aiohttp import hdrs, web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..client_auth import RequestView, VerifiedSignature
+from ..client_auth import RequestView, VerifiedSignature, public
 from ..client_auth import verify as verify_signature
+from ..clients import PUBLIC, ClientInfo
+from ..clients.registry import from_registration
 from ..context import Context, context
 from ..errors import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrantType, json_response
-from ..grants import client_credentials, ticket, uma_ticket
+from ..grants import authorization_code, client_credentials, refresh_token, ticket, uma_ticket
 from ..grants.group_commit import LAST_USED_GRANULARITY
+from ..grants.person_tokens import Lifetimes
 from ..identifiers import is_b64token
 from ..operations.revocation import revoke_token
 from ..runtime.consumer_keys import ConsumerKey
 from ..secretbox import digest
 from ..storage import consumers as consumer_repo
 from ..storage import nonces as nonce_repo
+from ..storage import refresh_tokens as refresh_repo
 from ..storage import tokens as token_repo
 from ..storage.db import transaction
 from ..storage.models import Consumer
+from ..tokens import subject_of
 from .forms import read_form, refuse_query
 
 PATH = "/token"
@@ -70,6 +87,8 @@ async def verify_signed(ctx: Context, view: RequestView) -> tuple[ConsumerKey, V
         key = await ctx.consumer_keys.get(client_id)
         if key is None:
             return None
+        if key.client_metadata.get("token_endpoint_auth_method") == PUBLIC or not key.secret:
+            return None  # a public client has no secret: an HMAC keyed with "" proves nothing
         found[client_id] = key
         return key.secret
 
@@ -101,6 +120,11 @@ async def authenticate(ctx: Context, session: AsyncSession, view: RequestView) -
     key's row (and its master's) is read ``FOR SHARE``: a revocation waits for this transaction,
     or has committed and is seen (:func:`authmanager.storage.consumers.get_live`)."""
     key, signed = await verify_signed(ctx, view)
+    return await claim_signed(ctx, session, key, signed)
+
+
+async def claim_signed(ctx: Context, session: AsyncSession, key: ConsumerKey, signed: VerifiedSignature) -> Consumer:
+    """:func:`authenticate`'s part inside the transaction, for a signature already verified."""
     consumer = await consumer_repo.get_live(session, key.client_id, now=ctx.now())
     if consumer is None:
         raise InvalidClient("revoked, deleted or expired consumer key")
@@ -121,19 +145,24 @@ async def handle(request: web.Request) -> web.Response:
                                      now=ctx.now(), default_ttl=ctx.settings.token_ttl)
         return json_response(issued.body())
     view = request_view(request, ctx.settings.endpoint(PATH), body, params)
+    if grant_type in (authorization_code.GRANT_TYPE, refresh_token.GRANT_TYPE):
+        return await _person_grant(ctx, view, params, grant_type)
     if grant_type != uma_ticket.GRANT_TYPE:
         # Client credentials, or an unsupported grant type (which an unauthenticated caller
         # learns nothing about): verified, then decided in the group commit, which spends the
         # nonce even when the form itself is refused.
         key, signed = await verify_signed(ctx, view)
         form: client_credentials.Request | OAuthError
-        if grant_type == client_credentials.GRANT_TYPE:
+        if grant_type is None:
+            form = InvalidRequest("grant_type is required")
+        elif grant_type == client_credentials.GRANT_TYPE:
             try:
                 form = client_credentials.parse(params)
             except OAuthError as err:
                 form = err
         else:
             form = UnsupportedGrantType(f"grant_type must be {client_credentials.GRANT_TYPE}, "
+                                        f"{authorization_code.GRANT_TYPE}, {refresh_token.GRANT_TYPE}, "
                                         f"{uma_ticket.GRANT_TYPE} or {ticket.GRANT_TYPE}")
         issued = await ctx.issuance.issue(key, form, nonce=signed.nonce, nonce_expires_at=nonce_expiry(ctx, signed))
         return json_response(issued.body())
@@ -147,6 +176,66 @@ async def handle(request: web.Request) -> web.Response:
                                        interval=settings.poll_interval)
         await _mark_used(session, consumer, now)
     return json_response(issued.body())
+
+
+async def find_client(ctx: Context, client_id: str) -> ClientInfo | None:
+    """``ctx.clients.find``, except that a registered key counts as public only if it registered
+    ``token_endpoint_auth_method: none`` itself: a grasshopper sub-key, or a key whose metadata
+    names no method (``from_registration`` would default it to ``none``), is never taken for a
+    public client, so it cannot skip its signature."""
+    client = await ctx.clients.find(client_id)
+    if client is not None and client.source == "registered":
+        key = await ctx.consumer_keys.get(client_id)
+        if key is None or key.parent_id is not None or key.client_metadata.get("token_endpoint_auth_method") != PUBLIC:
+            return None if client.public else client
+    return client
+
+
+async def _person_grant(ctx: Context, view: RequestView, params: dict[str, str], grant_type: str) -> web.Response:
+    """The authorization-code and refresh grants, for a confidential (signed) or a public client.
+
+    The form is checked before anything is written; a signed request's nonce is spent in the
+    grant's transaction, whatever the answer. A public client's ``client_id`` is resolved (a
+    metadata document may be fetched) before the transaction begins, so no lock waits on it."""
+    form: authorization_code.Request | refresh_token.Request | OAuthError
+    try:
+        form = authorization_code.parse(params) if grant_type == authorization_code.GRANT_TYPE \
+            else refresh_token.parse(params)
+    except OAuthError as err:
+        form = err
+    signed_by: tuple[ConsumerKey, VerifiedSignature] | None = None
+    if public.carries_signature(view):
+        signed_by = await verify_signed(ctx, view)
+        client = from_registration(signed_by[0].client_id, signed_by[0].client_metadata)
+    else:
+        client = await public.verify(view, lambda client_id: find_client(ctx, client_id))
+        if isinstance(form, OAuthError):
+            raise form
+    now, settings = ctx.now(), ctx.settings
+    lifetimes = Lifetimes(access=settings.token_ttl, refresh_idle=settings.refresh_idle_ttl,
+                          refresh_absolute=settings.refresh_absolute_ttl)
+    async with signed_transaction(ctx) as session:
+        if signed_by is not None:
+            consumer = await claim_signed(ctx, session, *signed_by)
+            await _mark_used(session, consumer, now)
+            if params.get("client_id", client.client_id) != client.client_id:
+                raise InvalidClient("client_id is not the signing key")  # §3.2.1: one client per request
+        elif client.source == "registered":  # a public consumer key in use is not an unused one (purge)
+            await consumer_repo.mark_used(session, client.client_id, now=now)
+        if isinstance(form, OAuthError):
+            raise form
+        issued = await _run(session, client, form, ctx, now, lifetimes)
+    return json_response(issued.body())
+
+
+async def _run(session: AsyncSession, client: ClientInfo, form: authorization_code.Request | refresh_token.Request,
+               ctx: Context, now: int, lifetimes: Lifetimes):  # type: ignore[no-untyped-def]
+    keyring, issuer = ctx.keyring, ctx.settings.issuer
+    if isinstance(form, authorization_code.Request):
+        return await authorization_code.redeem(session, client=client, request=form, keyring=keyring,
+                                               issuer=issuer, now=now, lifetimes=lifetimes)
+    return await refresh_token.refresh(session, client=client, request=form, keyring=keyring, issuer=issuer,
+                                       now=now, lifetimes=lifetimes)
 
 
 async def _mark_used(session: AsyncSession, consumer: Consumer, now: int) -> None:
@@ -166,6 +255,11 @@ async def _indieauth_revoke(ctx: Context, params: dict[str, str]) -> web.Respons
         row = await token_repo.by_hash(session, digest(token))
         if row is not None:
             await revoke_token(session, row, now=ctx.now(), actor=f"bearer:{row.client_id}")
+        else:
+            refresh = await refresh_repo.by_hash(session, digest(token))
+            if refresh is not None:  # possession of a refresh token revokes its family
+                await refresh_repo.revoke_family(session, refresh.family_id, ctx.now(),
+                                                 actor=f"bearer:{refresh.client_id}", reason="IndieAuth revoke")
     return json_response({})
 
 
@@ -187,7 +281,8 @@ async def verify(request: web.Request) -> web.Response:
         raise web.HTTPUnauthorized(
             text='{"error":"invalid_token"}', content_type="application/json",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"', "Cache-Control": "no-store"})
-    info = {"me": realm.resource, "client_id": row.client_id, "scope": row.scope}
+    me = subject_of(ctx.settings.issuer, row.account_id) if row.account_id is not None else realm.resource
+    info = {"me": me, "client_id": row.client_id, "scope": row.scope}
     if "application/json" in request.headers.get(hdrs.ACCEPT, ""):
         return json_response(info)
     return web.Response(body=urlencode(info).encode(), content_type="application/x-www-form-urlencoded",

@@ -58,11 +58,14 @@ class TokenEntry:
     issued_at: int
     expires_at: int
     revoked: bool = False
+    #: A person's token (authorization code, refresh): the account, whose subject is its ``sub``.
+    account_id: int | None = None
 
 
 _REALM = select(Realm.id, Realm.name, Realm.sph, Realm.resource, Realm.sph_secret_hash)
 _TOKEN = select(AccessToken.jti, AccessToken.client_id, AccessToken.realm_id, AccessToken.scope,
-                AccessToken.issued_at, AccessToken.expires_at, AccessToken.revoked_at.is_not(None)).where(
+                AccessToken.issued_at, AccessToken.expires_at, AccessToken.revoked_at.is_not(None),
+                AccessToken.account_id).where(
     AccessToken.token_hash == bindparam("token_hash"))
 
 

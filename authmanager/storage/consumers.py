@@ -76,8 +76,8 @@ def mark_used_statement(which: Any) -> Update:
         last_used_at=bindparam("now"))
 
 
-_MARK_ONE = mark_used_statement(Consumer.client_id == bindparam("client_id"))
+_MARK_ONE = mark_used_statement(Consumer.client_id == bindparam("key"))  # "client_id" is the column's own name
 
 
 async def mark_used(session: AsyncSession, client_id: str, *, now: int) -> None:
-    await session.execute(_MARK_ONE, {"client_id": client_id, "now": now})
+    await session.execute(_MARK_ONE, {"key": client_id, "now": now})
