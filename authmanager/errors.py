@@ -179,7 +179,8 @@ class UnauthorizedClient(OAuthError):
 
 
 class InvalidTarget(OAuthError):
-    """RFC 8707 §2: the ``resource`` is invalid, unknown, or not the one the grant was made for."""
+    """RFC 8707 §2: the ``resource`` is invalid, missing, unknown, malformed, or not the one the
+    grant was made for."""
 
     error = "invalid_target"
 
@@ -223,12 +224,6 @@ class UnsupportedResponseType(OAuthError):
     """RFC 6749 §4.1.2.1: the authorization server does not support this ``response_type``."""
 
     error = "unsupported_response_type"
-
-
-class InvalidTarget(OAuthError):
-    """RFC 8707 §2: the requested resource is invalid, missing, unknown, or malformed."""
-
-    error = "invalid_target"
 
 
 class AuthorizationDenied(OAuthError):
