@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+import time
 import webbrowser
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -109,14 +110,15 @@ async def log_in(
     scopes: list[str] | tuple[str, ...] | None = None, client_id: str | None = None,
     client_name: str = "protectserve consumer", timeout: float = 300.0,
     session: aiohttp.ClientSession | None = None, on_step: Callable[[Step], None] | None = None,
-    config: LoginConfig | None = None,
+    config: LoginConfig | None = None, now: Callable[[], float] = time.time,
 ) -> Token:
     """Log in for ``url`` (RFC 8252): the login's requests go out on ``session`` (a new one if none),
     the authorization URL to ``open_browser`` (sync or async; default the system browser), and the
-    redirect comes back to a ``LoopbackReceiver``. Returns the stored token."""
+    redirect comes back to a ``LoopbackReceiver``. Returns the stored token. ``config`` (a
+    ``LoginConfig``), when given, replaces ``scopes``/``client_id``/``client_name``/``now``."""
     if config is None:
         config = LoginConfig(client_name=client_name, scopes=tuple(scopes) if scopes is not None else None,
-                             client_id=client_id)
+                             client_id=client_id, now=now)
     opener = open_browser or system_browser()
     async with LoopbackReceiver(timeout=timeout) as receiver:
         flow = authorization_code_login(url=url, redirect_uri=receiver.redirect_uri, store=store, config=config,
