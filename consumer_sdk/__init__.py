@@ -30,7 +30,15 @@ from .errors import (
 from .flow import USER_AGENT, FlowConfig, handshake
 from .login import LoginConfig, OpenBrowser, authorization_code_login
 from .messages import Headers, HttpRequest, HttpResponse, Step, Wait
-from .store import ClientCredentials, CredentialStore, FileStore, LoginStore, MemoryStore, PendingTicket, Token
+from .store import (
+    ClientCredentials,
+    CredentialStore,
+    FileStore,
+    LoginStore,
+    MemoryStore,
+    PendingTicket,
+    Token,
+)
 
 if TYPE_CHECKING:
     from .grasshopper import GrasshopperKey, mint_grasshopper

@@ -86,7 +86,7 @@ async def run_login(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextI
         code = f" [{exc.error}]" if exc.error and exc.error not in str(exc) else ""
         print(f"error: {type(exc).__name__}: {exc}{code}", file=stderr)
         return 1
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as exc:
         print(f"error: {args.url}: {type(exc).__name__}: {exc}".rstrip(": "), file=stderr)
         return 1
     scope = " ".join(sorted(token.scope))
@@ -135,7 +135,7 @@ async def run(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextIO) -> 
         code = f" [{exc.error}]" if exc.error and exc.error not in str(exc) else ""
         print(f"error: {type(exc).__name__}: {exc}{code}", file=stderr)
         return 1
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         print(f"error: {args.url}: {type(exc).__name__}: {exc}".rstrip(": "), file=stderr)
         return 1
     stdout.write(body)

@@ -36,7 +36,12 @@ from .documents import (
 )
 from .errors import ChallengeError, MetadataError, RegistrationError
 from .messages import HttpRequest, HttpResponse, Step, Wait
-from .signing import AUTH_METHOD_NAMES, FORM_CONTENT_TYPE, SignatureMethod, sign_token_request
+from .signing import (
+    AUTH_METHOD_NAMES,
+    FORM_CONTENT_TYPE,
+    SignatureMethod,
+    sign_token_request,
+)
 from .steps import challenge_detail, check_step, token_step
 from .store import ClientCredentials, CredentialStore, PendingTicket, Token
 from .urls import authorization_server_metadata_urls, is_http_url, same_origin

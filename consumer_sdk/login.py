@@ -27,9 +27,28 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
-from .documents import AuthorizationServer, _json_object, json_error, read_resource_metadata, read_token_for
-from .errors import MetadataError, RedirectRejected, RegistrationError, AuthorizationError
-from .flow import USER_AGENT, FlowConfig, default_nonce, discover_am, get_request, random_value, read_challenge
+from .documents import (
+    AuthorizationServer,
+    _json_object,
+    json_error,
+    read_resource_metadata,
+    read_token_for,
+)
+from .errors import (
+    AuthorizationError,
+    MetadataError,
+    RedirectRejected,
+    RegistrationError,
+)
+from .flow import (
+    USER_AGENT,
+    FlowConfig,
+    default_nonce,
+    discover_am,
+    get_request,
+    random_value,
+    read_challenge,
+)
 from .messages import HttpRequest, HttpResponse, Step
 from .signing import FORM_CONTENT_TYPE
 from .steps import challenge_detail, check_step

@@ -90,7 +90,7 @@ class LoopbackReceiver:
         assert self._received is not None
         try:
             return await asyncio.wait_for(asyncio.shield(self._received), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise LoginTimeout(f"no redirect reached {self.redirect_uri} within {self.timeout:g} s") from None
         finally:
             await self.close()

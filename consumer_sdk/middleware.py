@@ -27,7 +27,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, ClientSession, hdrs, payload
+from aiohttp import (
+    ClientHandlerType,
+    ClientRequest,
+    ClientResponse,
+    ClientSession,
+    hdrs,
+    payload,
+)
 from aiohttp.http import SERVER_SOFTWARE
 from yarl import URL
 

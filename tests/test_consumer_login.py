@@ -9,7 +9,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from consumer_sdk.errors import AuthorizationError, MetadataError, RedirectRejected, RegistrationError, TokenRequestError
+from consumer_sdk.errors import (
+    AuthorizationError,
+    MetadataError,
+    RedirectRejected,
+    RegistrationError,
+    TokenRequestError,
+)
 from consumer_sdk.flow import random_value
 from consumer_sdk.login import (
     REGISTERED_REDIRECT_URI,
