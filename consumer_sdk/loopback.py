@@ -10,6 +10,7 @@ and any request after the first redirect, get 404 and are not recorded.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import sys
 import time
@@ -96,11 +97,12 @@ class LoopbackReceiver:
             await self.close()
 
 
-def system_browser(*, print_url: bool = False, out: Any = None) -> Callable[[str], None]:
+def system_browser(*, print_url: bool = False, out: Any = None) -> Callable[[str], Awaitable[None]]:
     """An ``open_browser``: ``webbrowser.open`` (RFC 8252 §6: the system browser, never an embedded
-    one), else — or with ``print_url`` — the URL printed for the person to open."""
-    def open_url(url: str) -> None:
-        if print_url or not webbrowser.open(url):
+    one; in a thread, since a ``$BROWSER`` command may wait for the browser to exit), else — or
+    with ``print_url`` — the URL printed for the person to open."""
+    async def open_url(url: str) -> None:
+        if print_url or not await asyncio.to_thread(webbrowser.open, url):
             print(f"Open this URL in your browser to log in:\n{url}", file=out or sys.stderr, flush=True)
     return open_url
 
@@ -138,16 +140,7 @@ async def drive_login(flow: Login, session: aiohttp.ClientSession,
         outgoing = next(flow)
         while True:
             if isinstance(outgoing, OpenBrowser):
-                waiting = asyncio.ensure_future(receiver.wait())
-                try:
-                    opened = open_browser(outgoing.url)
-                    if asyncio.iscoroutine(opened) or isinstance(opened, asyncio.Future):
-                        await opened
-                    redirected = await waiting
-                finally:
-                    if not waiting.done():
-                        waiting.cancel()
-                        await asyncio.gather(waiting, return_exceptions=True)
+                redirected = await _person(open_browser, outgoing.url, receiver)
                 outgoing = flow.send(redirected)
                 continue
             assert isinstance(outgoing, HttpRequest)
@@ -156,3 +149,28 @@ async def drive_login(flow: Login, session: aiohttp.ClientSession,
         return done.value
     finally:
         flow.close()
+
+
+async def _person(open_browser: Callable[[str], Awaitable[object] | object], url: str,
+                  receiver: LoopbackReceiver) -> str:
+    """Open ``url`` and wait for the redirect; the opener (sync or async) runs alongside the
+    receiver, and either one's failure (``LoginTimeout`` included) ends the wait."""
+    async def opening() -> None:
+        opened = open_browser(url)
+        if inspect.isawaitable(opened):
+            await opened
+
+    waiting = asyncio.ensure_future(receiver.wait())
+    opener = asyncio.ensure_future(opening())
+    try:
+        await asyncio.wait({waiting, opener}, return_when=asyncio.FIRST_EXCEPTION)
+        if opener.done() and opener.exception() is not None:
+            raise opener.exception()  # type: ignore[misc]
+        redirected = await waiting
+        await asyncio.wait_for(opener, receiver.timeout)  # e.g. a browser still reading the page
+        return redirected
+    finally:
+        for task in (waiting, opener):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(waiting, opener, return_exceptions=True)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import stat
+import sys
 from collections import Counter
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -21,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from consumer_sdk import __main__ as cli
-from consumer_sdk.errors import AuthorizationError, LoginRequired
+from consumer_sdk.errors import AuthorizationError, LoginRequired, LoginTimeout
 from consumer_sdk.loopback import log_in
 from consumer_sdk.middleware import ProtectServeAuth
 from consumer_sdk.store import FileStore, MemoryStore, Token
@@ -328,3 +330,61 @@ async def test_file_store_keeps_the_login_0600_and_hides_it(doubles, tmp_path):
             assert r.status == 200
     assert json.loads(path.read_text())["tokens"][f"{sp.base}/"]["refresh_token"] == "rt-2"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_an_opener_that_fails_ends_the_login(doubles):
+    clock, am, sp = doubles
+
+    async def broken(url: str) -> None:
+        raise RuntimeError("no browser here")
+
+    with pytest.raises(RuntimeError, match="no browser here"):
+        await log_in(f"{sp.base}/photos/1", store=MemoryStore(), open_browser=broken, timeout=10)
+    assert am.calls["authorize"] == 0
+
+
+async def test_no_redirect_in_time_is_a_login_timeout(doubles):
+    clock, am, sp = doubles
+    opened: list[str] = []
+    with pytest.raises(LoginTimeout):
+        await log_in(f"{sp.base}/photos/1", store=MemoryStore(), open_browser=opened.append, timeout=0.05)
+    assert len(opened) == 1 and am.calls["authorization_code"] == 0
+
+
+BROWSER_SCRIPT = """
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=10) as r:  # follows the AM's 302 to the loopback receiver
+    assert b"close this window" in r.read()
+"""
+
+
+async def test_the_login_command_with_the_system_browser(doubles, tmp_path):
+    """``python -m consumer_sdk login`` in a process of its own; ``$BROWSER`` is a script that
+    approves at once (the AM double redirects) and follows the redirect to the loopback receiver."""
+    clock, am, sp = doubles
+    script = tmp_path / "browser.py"
+    script.write_text(BROWSER_SCRIPT)
+    store = tmp_path / "credentials.json"
+    env = {**os.environ, "BROWSER": f"{sys.executable} {script} %s"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "consumer_sdk", "login", f"{sp.base}/photos/1", "--scope", "read", "--store",
+        str(store), "--timeout", "20", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr.decode()
+    assert stderr.decode() == (f"logged in for {sp.base}/ at {am.issuer} (scope: read; refresh token: kept)\n")
+    assert stdout == b""
+    assert "at-1" not in stderr.decode() and "rt-1" not in stderr.decode()
+    token = FileStore(store).get_token(f"{sp.base}/")
+    assert (token.access_token, token.refresh_token, token.client_id) == ("at-1", "rt-1", "public-1")
+
+
+async def test_the_login_command_prints_the_url_with_no_browser(doubles, tmp_path):
+    clock, am, sp = doubles
+    args = cli.build_parser().parse_args(["login", f"{sp.base}/photos/1", "--store", str(tmp_path / "c.json"),
+                                          "--no-browser", "--timeout", "0.05"])
+    stderr = io.StringIO()
+    assert await cli.run_login(args, stdout=io.BytesIO(), stderr=stderr) == 1
+    lines = stderr.getvalue().splitlines()
+    assert lines[0] == "Open this URL in your browser to log in:"
+    assert lines[1].startswith(f"{am.issuer}/authorize?response_type=code&client_id=public-1&")
+    assert lines[2].startswith("error: LoginTimeout: no redirect reached http://127.0.0.1:")

@@ -81,9 +81,9 @@ async def test_no_redirect_in_time_is_a_login_timeout_and_the_port_is_closed():
                     pass
 
 
-def test_system_browser_prints_the_url_with_no_browser():
+async def test_system_browser_prints_the_url_with_no_browser():
     out = io.StringIO()
-    system_browser(print_url=True, out=out)("http://am.example/authorize?x=1")
+    await system_browser(print_url=True, out=out)("http://am.example/authorize?x=1")
     assert "http://am.example/authorize?x=1" in out.getvalue()
 
 
