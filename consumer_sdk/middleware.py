@@ -23,6 +23,7 @@ rotated refresh token is stored (RFC 9700 §4.14.2). When the refresh token is g
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -151,21 +152,27 @@ class ProtectServeAuth:
         if not task.cancelled():
             task.exception()
 
-    async def _do_refresh(self, token: Token, session: ClientSession) -> Token:
+    async def _do_refresh(self, stale: Token, session: ClientSession) -> Token:
         from .login import refresh  # the login module is needed only by logins
 
-        if token.refresh_token is None:
-            raise LoginRequired(token.resource)
-        try:
-            fresh = await drive(refresh(token, now=self.now, on_step=self._emit), session)
-        except TokenRequestError as exc:
-            if exc.error in _LOGIN_OVER:
-                # the AM refused it (rotated, revoked, expired): forget it, never reuse it
-                self.store.put_token(_without_refresh(token))
-                raise LoginRequired(token.resource, error=exc.error, description=exc.description) from None
-            raise
-        self.store.put_token(fresh)
-        return fresh
+        lock = getattr(self.store, "refresh_lock", None)
+        async with lock(stale.resource) if lock is not None else contextlib.nullcontext():
+            # re-read under the lock: another middleware or process may have refreshed meanwhile
+            token = self.store.get_token(stale.resource) or stale
+            if token.access_token != stale.access_token and token.is_usable(self.now()):
+                return token
+            if not token.is_login or token.refresh_token is None:
+                raise LoginRequired(stale.resource)
+            try:
+                fresh = await drive(refresh(token, now=self.now, on_step=self._emit), session)
+            except TokenRequestError as exc:
+                if exc.error in _LOGIN_OVER:
+                    # the AM refused it (rotated, revoked, expired): forget it, never present it again
+                    self.store.put_token(_without_refresh(token))
+                    raise LoginRequired(token.resource, error=exc.error, description=exc.description) from None
+                raise
+            self.store.put_token(fresh)
+            return fresh
 
     def _challenge(self, response: ClientResponse, sent: Token | None) -> BearerChallenge | None:
         """A ProtectServe challenge worth a handshake, else ``None`` (the response is returned untouched)."""

@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from platformdirs import user_config_dir
 
+from . import locks
 from .errors import StoreError
 
 #: A token is used only until this many seconds before its ``expires_at``.
@@ -94,6 +97,8 @@ class LoginStore(CredentialStore, Protocol):
 
     def get_public_client(self, issuer: str) -> str | None: ...
     def put_public_client(self, issuer: str, client_id: str) -> None: ...
+    #: Optional: held around a refresh of ``resource``'s login (``locks``); without it, in-process only.
+    def refresh_lock(self, resource: str) -> AbstractAsyncContextManager[Any]: ...
 
 
 class MemoryStore:
@@ -110,6 +115,9 @@ class MemoryStore:
 
     def put_public_client(self, issuer: str, client_id: str) -> None:
         self._public_clients[issuer] = client_id
+
+    def refresh_lock(self, resource: str) -> AbstractAsyncContextManager[Any]:
+        return locks.local_lock(self, resource)
 
     def get_client(self, issuer: str) -> ClientCredentials | None:
         return self._clients.get(issuer)
@@ -176,6 +184,12 @@ class FileStore:
         data = self._load()
         data.setdefault("public_clients", {})[issuer] = {"client_id": client_id}
         self._save(data)
+
+    @asynccontextmanager
+    async def refresh_lock(self, resource: str) -> AsyncIterator[None]:
+        """This process's lock, then ``flock`` on ``<file>.lock``: one refresh at a time across processes."""
+        async with locks.local_lock(self, resource), locks.file_lock(self.path.with_name(self.path.name + ".lock")):
+            yield
 
     def get_token(self, resource: str) -> Token | None:
         entry = self._load()["tokens"].get(resource)

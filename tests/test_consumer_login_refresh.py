@@ -291,13 +291,12 @@ async def test_login_without_refresh_token_raises_login_required(doubles):
     store = MemoryStore()
     store.put_token(Token("at-x", "Bearer", clock() - 1, frozenset({"read"}), "photos", f"{sp.base}/", am.issuer,
                           client_id="public-1", token_endpoint=f"{am.issuer}/token"))
-    args = cli.build_parser().parse_args(["get", f"{sp.base}/photos/1"])
     auth = ProtectServeAuth(store=store, now=clock)
     async with aiohttp.ClientSession(middlewares=[auth]) as http:
         with pytest.raises(LoginRequired):
             async with http.get(f"{sp.base}/photos/1"):
                 pass
-    assert am.calls["refresh_token"] == 0 and args.command == "get"
+    assert am.calls["refresh_token"] == 0 and sp.seen == []
 
 
 async def test_cli_get_says_log_in_again(doubles, tmp_path):
@@ -388,3 +387,26 @@ async def test_the_login_command_prints_the_url_with_no_browser(doubles, tmp_pat
     assert lines[0] == "Open this URL in your browser to log in:"
     assert lines[1].startswith(f"{am.issuer}/authorize?response_type=code&client_id=public-1&")
     assert lines[2].startswith("error: LoginTimeout: no redirect reached http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("shared", ["file", "memory"])
+async def test_two_clients_of_one_store_refresh_once(doubles, tmp_path, shared):
+    """Two middlewares (for the file: as two processes would, each with its own FileStore on the
+    credential file) refresh one login at once: one refresh, whose rotated token both use; a second
+    refresh with the old refresh token would be a reuse, revoking the family (RFC 9700 §4.14.2)."""
+    clock, am, sp = doubles
+    memory = MemoryStore()
+    stores = [FileStore(tmp_path / "c.json"), FileStore(tmp_path / "c.json")] if shared == "file" else [memory, memory]
+    await _logged_in(doubles, stores[0])
+    clock.value += 600
+    first, second = (ProtectServeAuth(store=store, now=clock) for store in stores)
+
+    async def one(auth: ProtectServeAuth, i: int) -> int:
+        async with aiohttp.ClientSession(middlewares=[auth]) as http, http.get(f"{sp.base}/photos/{i}") as r:
+            return r.status
+
+    assert await asyncio.gather(one(first, 1), one(second, 2)) == [200, 200]
+    assert am.calls["refresh_token"] == 1
+    assert stores[1].get_token(f"{sp.base}/").refresh_token == "rt-2"
+    if shared == "file":
+        assert stat.S_IMODE((tmp_path / "c.json.lock").stat().st_mode) == 0o600
