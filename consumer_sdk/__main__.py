@@ -97,7 +97,8 @@ async def run_login(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextI
 
 def format_step(step: Step) -> str:
     """One trace line: name, exchange, status and the step's public details."""
-    parts = [f"{step.name:<17} {step.method} {step.url} -> {step.status}"]
+    exchange = f" -> {step.status}" if step.status else ""  # 0: the browser's part of a login
+    parts = [f"{step.name:<17} {step.method} {step.url}{exchange}"]
     for key, value in step.detail.items():
         if value is None or value == []:
             continue
