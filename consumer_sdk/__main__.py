@@ -1,5 +1,9 @@
 """``python -m consumer_sdk get URL``: fetch a ProtectServe-protected resource, walking the handshake.
 
+``python -m consumer_sdk login URL``: log in as a person for the resource at URL (RFC 8252: the
+system browser, a redirect to 127.0.0.1 on a free port, PKCE); the tokens go to the store, and
+``get`` then uses and refreshes them.
+
 The body goes to stdout. ``-v`` traces each exchange to stderr (methods, URLs,
 status codes and public values; never cks or a token). On failure a single
 ``error: …`` line goes to stderr and the exit status is 1.
@@ -49,12 +53,52 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--approval-timeout", type=_seconds, default=60.0, metavar="S",
                      help="when the realm owner is asked, wait this long for the answer (default 60; "
                           "the request stays pending, and the next run resumes it)")
+    login = commands.add_parser("login", help="log in as a person for a protected URL (RFC 8252)")
+    login.add_argument("url")
+    login.add_argument("--scope", action="append", default=None, metavar="S",
+                       help="scope to ask for (repeatable; default: the challenge's, else the realm's scopes)")
+    login.add_argument("--client-id", metavar="URL", default=None,
+                       help="client ID metadata document URL to use as client_id (default: register)")
+    login.add_argument("--client-name", default="protectserve consumer", help="client_name to register with")
+    login.add_argument("--store", metavar="PATH", help="credential file (default: user config dir)")
+    login.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    login.add_argument("--timeout", type=_seconds, default=300.0, metavar="S",
+                       help="how long to wait for the browser's redirect (default 300)")
+    login.add_argument("-v", "--verbose", action="store_true", help="print each step to stderr")
     return parser
+
+
+async def run_login(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextIO) -> int:
+    """Execute a parsed ``login`` command; returns the exit status. Prints no token."""
+    from .loopback import log_in, system_browser
+
+    scopes = None if args.scope is None else [s for arg in args.scope for s in arg.split()]
+
+    def trace(step: Step) -> None:
+        print(format_step(step), file=stderr, flush=True)
+
+    try:
+        token = await log_in(args.url, store=FileStore(args.store), scopes=scopes, client_id=args.client_id,
+                             client_name=args.client_name, timeout=args.timeout,
+                             open_browser=system_browser(print_url=args.no_browser, out=stderr),
+                             on_step=trace if args.verbose else None)
+    except ProtectServeError as exc:
+        code = f" [{exc.error}]" if exc.error and exc.error not in str(exc) else ""
+        print(f"error: {type(exc).__name__}: {exc}{code}", file=stderr)
+        return 1
+    except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as exc:
+        print(f"error: {args.url}: {type(exc).__name__}: {exc}".rstrip(": "), file=stderr)
+        return 1
+    scope = " ".join(sorted(token.scope))
+    print(f"logged in for {token.resource} at {token.issuer} (scope: {scope or '-'}; "
+          f"refresh token: {'kept' if token.refresh_token else 'none'})", file=stderr)
+    return 0
 
 
 def format_step(step: Step) -> str:
     """One trace line: name, exchange, status and the step's public details."""
-    parts = [f"{step.name:<17} {step.method} {step.url} -> {step.status}"]
+    exchange = f" -> {step.status}" if step.status else ""  # 0: the browser's part of a login
+    parts = [f"{step.name:<17} {step.method} {step.url}{exchange}"]
     for key, value in step.detail.items():
         if value is None or value == []:
             continue
@@ -92,7 +136,7 @@ async def run(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextIO) -> 
         code = f" [{exc.error}]" if exc.error and exc.error not in str(exc) else ""
         print(f"error: {type(exc).__name__}: {exc}{code}", file=stderr)
         return 1
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         print(f"error: {args.url}: {type(exc).__name__}: {exc}".rstrip(": "), file=stderr)
         return 1
     stdout.write(body)
@@ -112,6 +156,8 @@ def _reason(response: aiohttp.ClientResponse) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "login":
+        return asyncio.run(run_login(args, stdout=sys.stdout.buffer, stderr=sys.stderr))
     return asyncio.run(run(args, stdout=sys.stdout.buffer, stderr=sys.stderr))
 
 

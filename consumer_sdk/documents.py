@@ -39,6 +39,11 @@ class AuthorizationServer:
     issuer: str
     token_endpoint: str
     registration_endpoint: str | None
+    #: For a login (RFC 6749 §4.1; RFC 7636; RFC 9207 §3; draft-ietf-oauth-client-id-metadata-document).
+    authorization_endpoint: str | None = None
+    code_challenge_methods: tuple[str, ...] = ()
+    iss_parameter_supported: bool = False
+    client_id_metadata_document_supported: bool = False
 
 
 def read_resource_metadata(reply: HttpResponse, *, metadata_url: str, requested_url: str) -> ResourceMetadata:
@@ -85,7 +90,17 @@ def read_am_metadata(reply: HttpResponse, *, issuer: str, auth_method: str | Non
     grants = doc.get("grant_types_supported")
     if isinstance(grants, list) and grant_type not in grants:
         raise MetadataError(f"the AM does not support the {grant_type} grant")
-    return AuthorizationServer(issuer, token_endpoint, registration_endpoint)
+    authorization_endpoint = doc.get("authorization_endpoint")
+    if grant_type == "authorization_code" and not is_http_url(authorization_endpoint):
+        raise MetadataError("AM metadata has no usable authorization_endpoint")
+    methods = doc.get("code_challenge_methods_supported")
+    methods = tuple(m for m in methods if isinstance(m, str)) if isinstance(methods, list) else ()
+    return AuthorizationServer(
+        issuer, token_endpoint, registration_endpoint,
+        authorization_endpoint=authorization_endpoint if is_http_url(authorization_endpoint) else None,
+        code_challenge_methods=methods,
+        iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
+        client_id_metadata_document_supported=doc.get("client_id_metadata_document_supported") is True)
 
 
 def read_registration(reply: HttpResponse, *, issuer: str) -> ClientCredentials:
@@ -127,6 +142,14 @@ def read_token(
     reply: HttpResponse, *, scopes: Iterable[str], requested_at: float, realm: ResourceMetadata, issuer: str
 ) -> Token:
     """RFC 6749 §5.1 success, or the §5.2 error as a typed exception."""
+    return read_token_for(reply, scopes=scopes, requested_at=requested_at, realm=realm.realm,
+                          resource=realm.resource, issuer=issuer)
+
+
+def read_token_for(
+    reply: HttpResponse, *, scopes: Iterable[str], requested_at: float, realm: str | None, resource: str, issuer: str
+) -> Token:
+    """``read_token`` for a token of ``resource`` (in ``realm``), without the resource's metadata at hand."""
     if reply.status != 200:
         error, description = json_error(reply)
         if reply.status == 403 and error == "request_denied":
@@ -148,7 +171,7 @@ def read_token(
         token_type="Bearer",
         expires_at=requested_at + expires_in,
         scope=frozenset(scope.split()) if scope is not None else frozenset(scopes),  # RFC 6749 §5.1
-        realm=realm.realm,
-        resource=realm.resource,
+        realm=realm,
+        resource=resource,
         issuer=issuer,
     )

@@ -73,5 +73,37 @@ class AccessPending(TokenRequestError):
         return f"AccessPending(realm={self.realm!r}, issuer={self.issuer!r}, resource={self.resource!r})"
 
 
+class LoginError(ProtectServeError):
+    """A native application's login (RFC 8252, authorization code + PKCE) did not complete."""
+
+
+class AuthorizationError(LoginError):
+    """The authorization response is an RFC 6749 §4.1.2.1 error (e.g. ``access_denied``), with the
+    ``error`` and ``error_description`` the AM put in the redirect."""
+
+    def __init__(self, error: str, description: str | None = None) -> None:
+        message = f"authorization failed: {error}" + (f": {description}" if description else "")
+        super().__init__(message, error=error, description=description)
+
+
+class RedirectRejected(LoginError):
+    """The redirect cannot be the answer to this login: wrong ``state`` (RFC 6749 §10.12, CSRF),
+    wrong or missing ``iss`` (RFC 9207 §2.4, mix-up), or no ``code``. Nothing is exchanged."""
+
+
+class LoginTimeout(LoginError):
+    """No redirect reached the loopback receiver in time."""
+
+
+class LoginRequired(ProtectServeError):
+    """The stored login for ``resource`` cannot be refreshed (no refresh token, or the AM refused it
+    with ``invalid_grant``): the person has to log in again. Never a silent fallback."""
+
+    def __init__(self, resource: str, *, error: str | None = None, description: str | None = None) -> None:
+        super().__init__(f"log in again: python -m consumer_sdk login {resource}", error=error,
+                         description=description)
+        self.resource = resource
+
+
 class StoreError(ProtectServeError):
     """The credential store cannot be read or written."""

@@ -36,7 +36,12 @@ from .documents import (
 )
 from .errors import ChallengeError, MetadataError, RegistrationError
 from .messages import HttpRequest, HttpResponse, Step, Wait
-from .signing import AUTH_METHOD_NAMES, FORM_CONTENT_TYPE, SignatureMethod, sign_token_request
+from .signing import (
+    AUTH_METHOD_NAMES,
+    FORM_CONTENT_TYPE,
+    SignatureMethod,
+    sign_token_request,
+)
 from .steps import challenge_detail, check_step, token_step
 from .store import ClientCredentials, CredentialStore, PendingTicket, Token
 from .urls import authorization_server_metadata_urls, is_http_url, same_origin
@@ -47,13 +52,18 @@ USER_AGENT = "protectserve-consumer_sdk/0.1"
 Flow = Generator[HttpRequest | Wait, HttpResponse, Token]
 
 
-def default_nonce() -> str:
-    """128 random bits, base64url (RFC 9421 §2.3 ``nonce``, RFC 5849 §3.3 ``oauth_nonce``), drawn
-    again when it would begin with ``-`` (like every value the AM generates: log2(64/63) ≈ 0.023
-    bits fewer), so it is never mistaken for an option wherever it is printed or passed on."""
-    while (nonce := secrets.token_urlsafe(16)).startswith("-"):
+def random_value(nbytes: int) -> str:
+    """``nbytes`` random bytes, base64url without padding, drawn again when the value would begin
+    with ``-`` (like every value the AM generates: log2(64/63) ≈ 0.023 bits fewer), so it is never
+    mistaken for an option wherever it is printed or passed on. The SDK's one source of randomness."""
+    while (value := secrets.token_urlsafe(nbytes)).startswith("-"):
         pass
-    return nonce
+    return value
+
+
+def default_nonce() -> str:
+    """128 random bits, base64url (RFC 9421 §2.3 ``nonce``, RFC 5849 §3.3 ``oauth_nonce``)."""
+    return random_value(16)
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,9 @@ class Step:
     """One exchange of the handshake, reported through ``on_step`` (e.g. for the demo's trace).
 
     ``name`` is one of ``request``, ``challenge``, ``resource_metadata``, ``am_metadata``,
-    ``register``, ``token``, ``poll`` (polling a request put to the realm owner), ``retry``.
+    ``register``, ``token``, ``poll`` (polling a request put to the realm owner), ``retry``; for a
+    login (``consumer_sdk.login``) also ``authorize`` and ``redirect`` (the browser's part: status
+    0, no exchange of ours) and ``refresh``.
     ``detail`` holds public values only (realm, issuer, client_id, scopes, OAuth error codes),
     never a client secret, a token or a ticket.
     """

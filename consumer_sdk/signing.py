@@ -66,7 +66,7 @@ def sign_rfc9421(
     signer.sign(
         message,
         key_id=client_id,
-        created=datetime.datetime.fromtimestamp(created, tz=datetime.timezone.utc),
+        created=datetime.datetime.fromtimestamp(created, tz=datetime.UTC),
         nonce=nonce,
         label=SIGNATURE_LABEL,
         covered_component_ids=COVERED_COMPONENTS,

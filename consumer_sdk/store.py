@@ -1,5 +1,7 @@
 """Where the consumer keeps its consumer keys (ck/cks, per AM issuer), access tokens (per resource)
-and the tickets of requests awaiting the realm owner (per resource).
+and the tickets of requests awaiting the realm owner (per resource); and, for a native
+application's login (RFC 8252), the public client registered at each AM (per issuer) and, with
+each login's access token, its refresh token, ``client_id`` and the AM's token endpoint.
 
 ``FileStore`` writes ``credentials.json`` with mode 0600 from its first byte:
 the file is created with ``os.open(..., 0o600)`` under a fresh name and moved
@@ -12,12 +14,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from platformdirs import user_config_dir
 
+from . import locks
 from .errors import StoreError
 
 #: A token is used only until this many seconds before its ``expires_at``.
@@ -44,6 +49,15 @@ class Token:
     realm: str | None
     resource: str
     issuer: str
+    #: Set for a login (authorization code grant, RFC 6749 §4.1); ``None`` for a handshake token.
+    refresh_token: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    token_endpoint: str | None = None
+
+    @property
+    def is_login(self) -> bool:
+        """Obtained by a person's login (refreshable at ``token_endpoint``), not by the handshake."""
+        return self.client_id is not None and self.token_endpoint is not None
 
     def is_usable(self, now: float) -> bool:
         """Usable only before ``expires_at - 30 s`` (leaves room for clock skew and transit)."""
@@ -77,6 +91,16 @@ class CredentialStore(Protocol):
     def tokens(self) -> list[Token]: ...
 
 
+class LoginStore(CredentialStore, Protocol):
+    """A store a login can use: it also keeps the public client (RFC 7591 ``token_endpoint_auth_method``
+    ``none``) registered at each AM, so that the next login does not register again."""
+
+    def get_public_client(self, issuer: str) -> str | None: ...
+    def put_public_client(self, issuer: str, client_id: str) -> None: ...
+    #: Optional: held around a refresh of ``resource``'s login (``locks``); without it, in-process only.
+    def refresh_lock(self, resource: str) -> AbstractAsyncContextManager[Any]: ...
+
+
 class MemoryStore:
     """Process-local store (the default of ``ProtectServeAuth``)."""
 
@@ -84,6 +108,16 @@ class MemoryStore:
         self._clients: dict[str, ClientCredentials] = {}
         self._tokens: dict[str, Token] = {}
         self._pending: dict[str, PendingTicket] = {}
+        self._public_clients: dict[str, str] = {}
+
+    def get_public_client(self, issuer: str) -> str | None:
+        return self._public_clients.get(issuer)
+
+    def put_public_client(self, issuer: str, client_id: str) -> None:
+        self._public_clients[issuer] = client_id
+
+    def refresh_lock(self, resource: str) -> AbstractAsyncContextManager[Any]:
+        return locks.local_lock(self, resource)
 
     def get_client(self, issuer: str) -> ClientCredentials | None:
         return self._clients.get(issuer)
@@ -141,13 +175,29 @@ class FileStore:
         }
         self._save(data)
 
+    def get_public_client(self, issuer: str) -> str | None:
+        entry = self._load().get("public_clients", {}).get(issuer)
+        client_id = entry.get("client_id") if isinstance(entry, dict) else None
+        return client_id if isinstance(client_id, str) else None
+
+    def put_public_client(self, issuer: str, client_id: str) -> None:
+        data = self._load()
+        data.setdefault("public_clients", {})[issuer] = {"client_id": client_id}
+        self._save(data)
+
+    @asynccontextmanager
+    async def refresh_lock(self, resource: str) -> AsyncIterator[None]:
+        """This process's lock, then ``flock`` on ``<file>.lock``: one refresh at a time across processes."""
+        async with locks.local_lock(self, resource), locks.file_lock(self.path.with_name(self.path.name + ".lock")):
+            yield
+
     def get_token(self, resource: str) -> Token | None:
         entry = self._load()["tokens"].get(resource)
         return None if entry is None else _token_from_json(entry)
 
     def put_token(self, token: Token) -> None:
         data = self._load()
-        entry = asdict(token)
+        entry = {k: v for k, v in asdict(token).items() if v is not None or k == "realm"}
         entry["scope"] = sorted(token.scope)
         data["tokens"][token.resource] = entry
         self._save(data)
@@ -194,7 +244,7 @@ class FileStore:
             data = json.loads(raw)
             if not isinstance(data.get("clients"), dict) or not isinstance(data.get("tokens"), dict):
                 raise ValueError
-            if not isinstance(data.get("pending", {}), dict):
+            if not isinstance(data.get("pending", {}), dict) or not isinstance(data.get("public_clients", {}), dict):
                 raise ValueError
         except (ValueError, AttributeError):
             raise StoreError(f"credential store {self.path} is not valid") from None
@@ -231,6 +281,16 @@ def _token_from_json(entry: dict[str, Any]) -> Token:
             realm=entry.get("realm"),
             resource=entry["resource"],
             issuer=entry["issuer"],
+            refresh_token=_optional_str(entry, "refresh_token"),
+            client_id=_optional_str(entry, "client_id"),
+            token_endpoint=_optional_str(entry, "token_endpoint"),
         )
     except (KeyError, TypeError, ValueError):
         raise StoreError("credential store holds a malformed token entry") from None
+
+
+def _optional_str(entry: dict[str, Any], key: str) -> str | None:
+    value = entry.get(key)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(key)
+    return value
