@@ -9,11 +9,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from amkit import counts, register
+from signers import SIGNERS, token_form
+
 from authmanager.operations.realms import revoke_consumer_key
 from authmanager.secretbox import random_secret
-from signers import SIGNERS, token_form
 
 MCP_LIKE = {  # what the MCP Python SDK's OAuthClientProvider registers
     "client_name": "Notes app",

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from bobkit import CountingListener
+from conftest import Clock, running_am
 
 from authmanager.errors import ClientMetadataDocumentError
 from authmanager.serving import bound_socket, serve
-from conftest import Clock, running_am
 
 
 class Site:
