@@ -4,14 +4,17 @@ that get no secret and can never sign."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import aiohttp
 import pytest
-from amkit import counts, register
+from amkit import counts, register, request_token
+from click.testing import CliRunner
 from signers import SIGNERS, token_form
 
+from authmanager.cli import main
 from authmanager.operations.realms import revoke_consumer_key
 from authmanager.secretbox import random_secret
 
@@ -191,3 +194,46 @@ async def test_a_grasshopper_sub_key_is_not_a_public_client(am):
     assert client is not None and not client.public
     am.clock.advance(61)
     assert await am.ctx.clients.find(sub["client_id"]) is None  # expired
+
+
+# --- out-of-band registration: ``authmanager consumer create`` -----------------------------
+
+
+async def _cli(am: Any, *args: str) -> tuple[int, str, str]:
+    result = await asyncio.to_thread(CliRunner().invoke, main, [
+        "--database", am.settings.database_url, "--key-file", str(am.settings.key_file), "consumer", "create", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+async def test_the_cli_creates_a_public_client_with_redirect_uris(am):
+    code, out, err = await _cli(am, "Notes app", "--redirect-uri", "http://127.0.0.1/cb",
+                                "--redirect-uri", "https://notes.example/cb", "--public", "--json")
+    assert code == 0, err
+    made = json.loads(out)
+    assert made["token_endpoint_auth_method"] == "none" and "client_secret" not in made
+    client = await am.ctx.clients.find(made["client_id"])
+    assert client is not None and client.public and client.client_name == "Notes app"
+    assert client.redirect_uris == ("http://127.0.0.1/cb", "https://notes.example/cb")
+    assert client.grant_types == ("authorization_code", "refresh_token")
+
+
+async def test_the_cli_creates_a_signing_machine_key_that_can_get_a_token(am):
+    realm = await am.create_realm("photos", resource="http://127.0.0.1:1/", scopes=["read"])
+    await am.add_policy("photos", "permit", ["read"])
+    code, out, err = await _cli(am, "printer", "--json")
+    assert code == 0, err
+    made = json.loads(out)
+    assert made["grant_types"] == ["client_credentials"] and made["client_secret"]
+    async with aiohttp.ClientSession() as http:
+        assert (await request_token(http, am, made, realm.sph, "read"))[0] == 200
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("x", "--public"), "needs at least one --redirect-uri"),
+    (("x", "--redirect-uri", "http://app.example/cb"), "invalid_redirect_uri"),
+    (("x", "--redirect-uri", "https://app.example/cb#f", "--public"), "fragment"),
+])
+async def test_the_cli_refuses_what_registration_refuses(am, args, says):
+    code, _, err = await _cli(am, *args)
+    assert code == 2 and says in err
+    assert (await counts(am))["consumers"] == 0

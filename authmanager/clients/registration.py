@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 from ..client_auth import METHODS
 from ..errors import InvalidClientMetadata
 from ..identifiers import is_text
+from ..secretbox import SecretBox, random_secret
+from ..storage.models import Consumer
 from . import PUBLIC
 from .redirect_uris import MAX_LENGTH, check_all, is_loopback_host
 
@@ -129,3 +131,24 @@ def is_public(metadata: dict[str, Any] | None) -> bool:
     keys registered before public clients existed, grasshopper sub-keys and keys created by the
     CLI carry no method, and they sign."""
     return (metadata or {}).get("token_endpoint_auth_method") == PUBLIC
+
+
+def new_consumer(box: SecretBox, metadata: dict[str, Any], *, now: int) -> tuple[Consumer, str]:
+    """The row of a consumer key registered with ``metadata`` (from :func:`validate`) and its
+    secret: 256 random bits, stored only sealed under the server key; ``""`` for a public client,
+    whose row holds a sealed empty secret (the column is NOT NULL) that no verifier accepts."""
+    client_id = random_secret(16)
+    secret = "" if is_public(metadata) else random_secret(32)
+    return Consumer(client_id=client_id, client_name=metadata["client_name"],
+                    secret_sealed=box.seal(secret.encode(), aad=client_id), client_metadata=metadata,
+                    issued_at=now), secret
+
+
+def registration_response(consumer: Consumer, secret: str) -> dict[str, Any]:
+    """RFC 7591 §3.2.1: the registered metadata, ``client_id`` and ``client_id_issued_at``;
+    ``client_secret`` and ``client_secret_expires_at`` (0: never) only when a secret is issued."""
+    answer: dict[str, Any] = {**consumer.client_metadata, "client_id": consumer.client_id,
+                              "client_id_issued_at": consumer.issued_at}
+    if secret:
+        answer |= {"client_secret": secret, "client_secret_expires_at": 0}
+    return answer

@@ -14,16 +14,18 @@ is kept only sealed under the server key.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 
-from ..clients.registration import MAX_NAME, is_public, validate
+from ..clients.registration import (
+    MAX_NAME,
+    new_consumer,
+    registration_response,
+    validate,
+)
 from ..context import context
 from ..errors import InvalidClientMetadata, json_response
-from ..secretbox import random_secret
 from ..storage import consumers as consumer_repo
-from ..storage.models import Consumer
 from .forms import read_body
 
 __all__ = ["MAX_NAME", "PATH", "handle"]
@@ -40,19 +42,7 @@ async def handle(request: web.Request) -> web.Response:
         metadata = validate(json.loads(body))
     except (ValueError, RecursionError) as exc:
         raise InvalidClientMetadata("the body is not valid JSON") from exc
-    client_id, now = random_secret(16), ctx.now()
-    public = is_public(metadata)
-    client_secret = "" if public else random_secret(32)
-    consumer = Consumer(
-        client_id=client_id,
-        client_name=metadata["client_name"],
-        secret_sealed=ctx.box.seal(client_secret.encode(), aad=client_id),
-        client_metadata=metadata,
-        issued_at=now,
-    )
+    consumer, secret = new_consumer(ctx.box, metadata, now=ctx.now())
     async with ctx.sessions.begin() as session:
         await consumer_repo.add(session, consumer)
-    answer: dict[str, Any] = {**metadata, "client_id": client_id, "client_id_issued_at": now}
-    if not public:
-        answer |= {"client_secret": client_secret, "client_secret_expires_at": 0}
-    return json_response(answer, status=201)
+    return json_response(registration_response(consumer, secret), status=201)
