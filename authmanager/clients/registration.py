@@ -98,7 +98,8 @@ def validate(metadata: Any) -> dict[str, Any]:
         if name in kept:
             _display_url(name, kept[name])
     method = metadata.get("token_endpoint_auth_method")
-    if method is not None and (not isinstance(method, str) or (method != PUBLIC and method not in METHODS)):
+    named = "token_endpoint_auth_method" in metadata  # a JSON null is a bad value, not an absent one
+    if named and (not isinstance(method, str) or (method != PUBLIC and method not in METHODS)):
         raise InvalidClientMetadata(
             f"token_endpoint_auth_method must be one of {', '.join((PUBLIC, *METHODS))}")
     grants = _grants(metadata, kept, method)
@@ -113,7 +114,7 @@ def validate(metadata: Any) -> dict[str, Any]:
         kept.pop("response_types", None)
     if code or "redirect_uris" in metadata:
         kept["redirect_uris"] = list(check_all(metadata.get("redirect_uris")))
-    if method is None:
+    if not named:
         method = PUBLIC if code and "client_credentials" not in grants else SIGNING_METHOD
     if method == PUBLIC and "client_credentials" in grants:
         raise InvalidClientMetadata("a public client (token_endpoint_auth_method none) cannot use the "
