@@ -133,7 +133,8 @@ def _database_ctx(settings: Settings, *, migrate: bool):  # type: ignore[no-unty
                                    transact=Transactor(engine, timeout=settings.db_timeout), issuance=issuance,
                                    known=known, documents=documents,
                                    clients=ClientRegistry(keys=consumer_keys, documents=documents,
-                                                          allow_private_targets=settings.allow_private_targets))
+                                                          allow_private_targets=settings.allow_private_targets,
+                                                          now=settings.now))
             await hub.start()
             await issuance.start()
             purger = asyncio.create_task(purge_forever(

@@ -65,7 +65,10 @@ async def verify(
     the same ``invalid_client`` as a wrong signature, and never reaches the database."""
 
     async def lookup_key(client_id: str) -> str | None:
-        return await lookup_secret(client_id) if is_key(client_id) else None
+        # An empty secret is a public client's (token_endpoint_auth_method none): no key at all,
+        # so its signed requests get the same invalid_client as an unknown key's.
+        secret = await lookup_secret(client_id) if is_key(client_id) else None
+        return secret or None
 
     # A header holding bytes that are not UTF-8 (a lone surrogate once decoded) cannot be part
     # of any signature base: refused before a verifier trips over it.

@@ -76,7 +76,7 @@ async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple
         raise InvalidClient("malformed oauth_timestamp")
     client_id = oauth["oauth_consumer_key"]
     secret = await lookup_secret(client_id)
-    if secret is None:
+    if not secret:  # unknown, or a public client's empty secret: never an HMAC key
         raise InvalidClient("unknown consumer key")
     checked = Request(request.url, request.method.upper(), "", {})  # the parameters are set below
     checked.params = params

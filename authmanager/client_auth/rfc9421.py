@@ -85,7 +85,7 @@ async def verify(request: "RequestView", lookup_secret: "SecretLookup") -> tuple
     if expires is not None and type(expires) is not int:
         raise InvalidClient("expires must be an integer")
     secret = await lookup_secret(key_id)
-    if secret is None:
+    if not secret:  # unknown, or a public client's empty secret: never an HMAC key
         raise InvalidClient("unknown consumer key")
     verifier = _Verifier(signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_OneKey(key_id, secret))
     try:

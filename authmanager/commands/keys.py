@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import click
 
+from ..clients import PUBLIC
+from ..clients.registration import SIGNING_METHOD, new_consumer, registration_response, validate
+from ..errors import OAuthError
 from ..operations.realms import revoke_consumer_key
 from ..runtime.keyring import import_private, key_state, rotate, signing_row
 from ..runtime.purge import purge as run_purge
@@ -85,6 +89,45 @@ def consumer_list(settings: Settings, as_json: bool) -> None:
     emit(run_admin(settings, action), as_json,
          lambda c: f"{c['client_id']:24} {c['client_name']:30} {'revoked' if c['revoked'] else 'active'}"
                    + (f" grasshopper of {c['parent_client_id']}" if c["parent_client_id"] else ""))
+
+
+@consumer.command("create")
+@click.argument("name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="A redirect URI (https, or http on loopback); repeat for more. Makes an authorization-code client.")
+@click.option("--public", is_flag=True,
+              help="A public client (token_endpoint_auth_method none, PKCE): no secret. Needs --redirect-uri.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def consumer_create(settings: Settings, name: str, redirect_uris: tuple[str, ...], public: bool,
+                    as_json: bool) -> None:
+    """Register a consumer key out of band, with the rules of RFC 7591 registration. Without
+    --redirect-uri: a machine-to-machine key (client_credentials). A secret is shown once."""
+    asked: dict[str, Any] = {"client_name": name, "token_endpoint_auth_method": PUBLIC if public else SIGNING_METHOD}
+    if redirect_uris:
+        asked |= {"redirect_uris": list(redirect_uris), "grant_types": ["authorization_code", "refresh_token"]}
+    elif public:
+        raise click.UsageError("a public client needs at least one --redirect-uri")
+    try:
+        metadata = validate(asked)
+    except OAuthError as exc:
+        raise click.UsageError(f"{exc.error}: {exc.description}") from None
+    box = SecretBox.from_settings(secret_key=settings.secret_key, key_file=settings.resolved_key_file)
+
+    async def action(sessions: Sessions) -> dict[str, Any]:
+        row, secret = new_consumer(box, metadata, now=int(time.time()))
+        async with sessions.begin() as session:
+            await consumer_repo.add(session, row)
+        return registration_response(row, secret)
+
+    made = run_admin(settings, action)
+    if as_json:
+        click.echo(json.dumps(made))
+        return
+    click.echo(f"client_id {made['client_id']} ({made['token_endpoint_auth_method']}, "
+               f"grants {' '.join(made['grant_types'])})")
+    if "client_secret" in made:
+        click.echo(f"client_secret {made['client_secret']} (shown once)")
 
 
 def _revoke(settings: Settings, client_id: str, *, delete: bool) -> int:

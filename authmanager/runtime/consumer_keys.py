@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..clients.registration import is_public
 from ..secretbox import SecretBox
 from ..storage import consumers as consumer_repo
 from ..storage.models import Consumer
@@ -34,6 +35,11 @@ class ConsumerKey:
     parent_id: str | None
     expires_at: int | None
     client_metadata: dict[str, Any]
+
+    @property
+    def public(self) -> bool:
+        """A public client (RFC 7591 ``token_endpoint_auth_method: none``): it has no secret."""
+        return is_public(self.client_metadata)
 
     def __repr__(self) -> str:  # never print the secret
         return f"ConsumerKey({self.client_id!r}, parent_id={self.parent_id!r})"
@@ -58,9 +64,28 @@ class ConsumerKeys:
             return None
         return self.remember(row)
 
+    async def active(self, client_id: str) -> ConsumerKey | None:
+        """The key if it is not revoked *now*: unlike :meth:`get`, always asks the database
+        (one indexed read), since a revocation is never taken from the cache. For
+        :class:`authmanager.clients.registry.ClientRegistry`, whose answer decides whether the
+        authorization endpoint serves a client at all."""
+        async with self._sessions() as session:
+            row = await consumer_repo.get_active(session, client_id)
+        if row is None:
+            return None
+        key = self._entries.get(client_id)
+        if key is not None:
+            self._entries.move_to_end(client_id)
+            return key
+        return self.remember(row)
+
     def remember(self, row: Consumer) -> ConsumerKey:
+        """A public client's (``token_endpoint_auth_method: none``) secret is ``""`` whatever its
+        row holds; :func:`authmanager.client_auth.verify` refuses an empty secret, so such a key
+        can never sign."""
+        public = is_public(row.client_metadata)
         key = ConsumerKey(client_id=row.client_id, client_name=row.client_name,
-                          secret=self._box.open(row.secret_sealed, aad=row.client_id).decode(),
+                          secret="" if public else self._box.open(row.secret_sealed, aad=row.client_id).decode(),
                           parent_id=row.parent_id, expires_at=row.expires_at,
                           client_metadata=dict(row.client_metadata or {}))
         self._entries[key.client_id] = key
