@@ -11,10 +11,11 @@ import hashlib
 import html
 import re
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 
+from authmanager.demo import person
 from authmanager.secretbox import random_secret
 from authmanager.storage.models import Consumer
 
@@ -45,42 +46,8 @@ async def approve(http: aiohttp.ClientSession, authorize_url: str, *, name: str,
     """GET ``authorize_url``; sign in as ``name`` if the AM asks; submit the dialog approving
     ``scopes`` (None: every offered one, and every owner question ticked by default) or denying;
     return the final redirect's Location (not followed). A redirect straight from the GET (an
-    error response) is returned as it is."""
-    url = authorize_url
-    for _ in range(4):
-        async with http.get(url, allow_redirects=False) as r:
-            page = await r.text()
-            if r.status in (302, 303):
-                target = urljoin(url, r.headers["Location"])
-                if urlsplit(target).path == "/admin/login":
-                    url = target
-                    continue
-                if urlsplit(target).path == "/authorize":
-                    url = target
-                    continue
-                return r.headers["Location"]
-            assert r.status == 200, (r.status, page[:500])
-        action, inputs = dialog_form(page)
-        if action == "/admin/login":
-            fields = [(i["name"], i.get("value", "")) for i in inputs if i.get("type") == "hidden"]
-            fields += [("name", name), ("password", password)]
-            async with http.post(urljoin(url, action), data=fields, allow_redirects=False) as r:
-                assert r.status == 303, (r.status, (await r.text())[:500])
-                url = urljoin(url, r.headers["Location"])
-            continue
-        fields = [(i["name"], i.get("value", "")) for i in inputs if i.get("type") == "hidden"]
-        for i in inputs:
-            if i.get("type") != "checkbox":
-                continue
-            if i["name"] == "approve_scope" and (i["value"] in scopes if scopes is not None else True):
-                fields.append((i["name"], i["value"]))
-            elif i["name"] == "ask_scope" and "checked" in i:
-                fields.append((i["name"], i["value"]))
-        fields.append(("decision", "deny" if deny else "approve"))
-        async with http.post(urljoin(url, action), data=fields, allow_redirects=False) as r:
-            assert r.status == 303, (r.status, (await r.text())[:500])
-            return r.headers["Location"]
-    raise AssertionError("the dialog did not settle")
+    error response) is returned as it is. The demo's person (:mod:`authmanager.demo.person`)."""
+    return await person.approve(http, authorize_url, name=name, password=password, scopes=scopes, deny=deny)
 
 
 def pkce() -> tuple[str, str]:

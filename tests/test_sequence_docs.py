@@ -30,6 +30,14 @@ async def test_committed_diagrams_match_a_traced_run(tmp_path):
                  "Bob->>AM: POST /token (grant_type=ticket, ticket)", "Consumer->>SP: GET /photos/ (Bearer token)"):
         assert line in ticket, line
     assert "/register" not in ticket  # Bob never registers a consumer key
+    dialog = rendered["dialog.md"]
+    for line in ("Consumer->>AM: POST /register", "AM-->>Person: 303 Location: /admin/login (next)",
+                 "Person->>AM: POST /authorize (csrf_token, request_id, approve_scope, decision)",
+                 "AM-->>Person: 303 Location: redirect_uri (code, state, iss)",
+                 "Consumer->>AM: POST /token (grant_type=authorization_code, code, redirect_uri, code_verifier, "
+                 "client_id)", "Consumer->>SP: GET /photos/ (Bearer token)", "SP-->>Consumer: 200 {photos}"):
+        assert line in dialog, line
+    assert "GET /jwks.json" not in dialog and "participant Person" not in rendered["handshake.md"]
     assert "private targets allowed" in "\n".join(lines) and "DEMO OK" in lines[-1]
 
 

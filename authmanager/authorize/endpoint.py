@@ -190,12 +190,15 @@ async def _error_pages(request: web.Request, handler):  # type: ignore[no-untype
     try:
         return await handler(request)
     except OAuthError as err:
-        status, message = err.status_code, err.description or err.error
-    except UNAVAILABLE:  # before the redirect URI is known (the client lookup): a page, 503
-        log.exception("database unavailable")
+        status, message, headers = err.status_code, err.description or err.error, dict(err.headers)
+    except UNAVAILABLE as exc:  # before the redirect URI is known (the client lookup): a page, 503
+        log.warning("authorization request: database unavailable: %s", type(exc).__name__)
         status, message = 503, "The authorization server is temporarily unavailable. Try again in a moment."
-    return aiohttp_jinja2.render_template("authorize_error.html", request, {"status": status, "message": message},
-                                          status=status)
+        headers = {"Retry-After": "5"}
+    response = aiohttp_jinja2.render_template("authorize_error.html", request,
+                                              {"status": status, "message": message}, status=status)
+    response.headers.update(headers)
+    return response
 
 
 async def _headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -3,7 +3,8 @@
 Everything runs on free loopback ports over real sockets, with a temporary SQLite database.
 Each step of the handshake is printed as it happens; the exit status is 0 only if the
 protected resource was served — to the handshaking consumer, to the second (introspection-mode)
-service, and to Bob after the owner shared the realm with him by ticket (``demo_ticket``).
+service, to Bob after the owner shared the realm with him by ticket (``ticket_leg``), and to a
+native app a person approved in the authorization dialog (``dialog_leg``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..operations.policies import add_policy
 from ..operations.realms import create_realm
 from ..serving import base_url, bound_socket, serve
 from ..settings import Settings
+from .dialog_leg import dialog_leg
 from .ticket_leg import ticket_leg
 from .trace import Tracer
 
@@ -38,7 +40,8 @@ class Printer:
     def step(self, step: Step) -> None:
         self.n += 1
         detail = ", ".join(f"{k}={v}" for k, v in step.detail.items() if v not in (None, "", [], {}))
-        self.out(f"  {self.n:2}. {step.name:17} {step.method} {step.url} -> {step.status}"
+        outcome = f"-> {step.status}" if step.status else "(in the browser)"  # 0: no HTTP status of ours
+        self.out(f"  {self.n:2}. {step.name:17} {step.method} {step.url} {outcome}"
                  + (f"\n      {detail}" if detail else ""))
 
     def say(self, text: str) -> None:
@@ -49,7 +52,7 @@ async def run_demo(*, trace_file: Path | None = None, signature: str = "rfc9421"
                    out: Callable[[str], None] = print) -> int:
     printer, tracer = Printer(out), Tracer()
     with tempfile.TemporaryDirectory(prefix="protectserve-demo-") as tmp:
-        am_sock, sp_sock, sp2_sock, bob_sock = bound_socket(), bound_socket(), bound_socket(), bound_socket()
+        am_sock, sp_sock, sp2_sock, bob_sock, sp3_sock = (bound_socket() for _ in range(5))
         # Everything runs on loopback, so the SSRF guard of the ticket leg must allow private targets.
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/demo.db", issuer=base_url(am_sock),
                             key_file=Path(tmp) / "demo.key", allow_private_targets=True)
@@ -99,6 +102,9 @@ async def run_demo(*, trace_file: Path | None = None, signature: str = "rfc9421"
 
                 tracer.phase = "ticket"
                 served = await ticket_leg(ctx, tracer, printer, resource, bob_sock) and served
+
+                tracer.phase = "dialog"
+                served = await dialog_leg(ctx, tracer, printer, issuer, sp3_sock) and served
         if trace_file is not None:
             tracer.dump(trace_file)
             printer.say(f"trace written to {trace_file}")

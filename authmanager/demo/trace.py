@@ -14,12 +14,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
 _CALLER = web.RequestKey("protectserve_trace_caller", str)
 CALLERS = {"protectserve-consumer_sdk": "Consumer", "protectserve-rs_middleware": "SP",
-           "protectserve-authmanager": "AM", "protectserve-ticket_endpoint": "Bob"}
+           "protectserve-authmanager": "AM", "protectserve-ticket_endpoint": "Bob", "protectserve-person": "Person"}
 _FORM = "application/x-www-form-urlencoded"
 _AUTH_HEADERS = ("Authorization", "Signature-Input")
 
@@ -40,6 +41,10 @@ class Tracer:
 
     def note(self, party: str, text: str) -> None:
         self.events.append(Event(self.phase, "note", party, party, text))
+
+    def message(self, src: str, dst: str, text: str, kind: str = "request") -> None:
+        """An exchange no traced app sees (the browser's redirect to the app's loopback receiver)."""
+        self.events.append(Event(self.phase, kind, src, dst, text))
 
     def install(self, app: web.Application, party: str) -> None:
         """Trace ``app`` as ``party``: requests as they arrive (an outermost middleware), responses
@@ -79,6 +84,8 @@ class Tracer:
 
 def _describe_request(request: web.Request) -> str:
     text = f"{request.method} {request.path}"
+    if request.method == "GET" and request.query:
+        text += " (" + ", ".join(dict.fromkeys(request.query)) + ")"  # parameter names only
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         text += " (Bearer token)"
@@ -99,6 +106,12 @@ def _describe_form(form: Any) -> str:
 
 def _describe_response(response: web.StreamResponse) -> str:
     text = str(response.status)
+    location = response.headers.get("Location")
+    if location is not None and 300 <= response.status < 400:
+        target = urlsplit(location)
+        names = ", ".join(dict.fromkeys(name for name, _ in parse_qsl(target.query)))
+        where = "redirect_uri" if target.netloc and target.path == "/callback" else target.path
+        return f"{text} Location: {where}" + (f" ({names})" if names else "")
     if 'rel="ticket_endpoint"' in response.headers.get("Link", ""):
         text += ' Link: rel="ticket_endpoint"'
     challenge = response.headers.get("WWW-Authenticate", "")
