@@ -237,3 +237,18 @@ async def test_the_cli_refuses_what_registration_refuses(am, args, says):
     code, _, err = await _cli(am, *args)
     assert code == 2 and says in err
     assert (await counts(am))["consumers"] == 0
+
+
+async def test_registration_responses_conform_to_the_published_openapi_schema(am):
+    """What ``.ci/fuzz`` checks (response_schema_conformance) for both kinds of client."""
+    jsonschema = pytest.importorskip("jsonschema")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(am.url("/openapi.json")) as r:
+            register_op = (await r.json())["paths"]["/register"]["post"]
+        request_schema = register_op["requestBody"]["content"]["application/json"]["schema"]
+        response_schema = register_op["responses"]["201"]["content"]["application/json"]["schema"]
+        for body in (MCP_LIKE, {"client_name": "printer"}):
+            jsonschema.validate(body, request_schema)
+            status, reg = await post(http, am, body)
+            assert status == 201
+            jsonschema.validate(reg, response_schema)
