@@ -124,6 +124,13 @@ async def test_authorization_code_without_redirect_uris_is_invalid_redirect_uri(
     assert (await counts(am))["consumers"] == 0
 
 
+async def test_a_machine_registration_may_name_no_response_types(am):
+    async with aiohttp.ClientSession() as http:
+        status, reg = await post(http, am, {"client_name": "printer", "response_types": []})
+    assert status == 201 and reg["grant_types"] == ["client_credentials"] and reg["client_secret"]
+    assert "response_types" not in reg
+
+
 async def test_loopback_display_urls_are_accepted(am):
     async with aiohttp.ClientSession() as http:
         status, reg = await post(http, am, {**MCP_LIKE, "logo_uri": "http://127.0.0.1:8080/logo.png"})
