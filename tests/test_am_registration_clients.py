@@ -124,6 +124,13 @@ async def test_authorization_code_without_redirect_uris_is_invalid_redirect_uri(
     assert (await counts(am))["consumers"] == 0
 
 
+async def test_a_machine_registration_may_name_no_response_types(am):
+    async with aiohttp.ClientSession() as http:
+        status, reg = await post(http, am, {"client_name": "printer", "response_types": []})
+    assert status == 201 and reg["grant_types"] == ["client_credentials"] and reg["client_secret"]
+    assert "response_types" not in reg
+
+
 async def test_loopback_display_urls_are_accepted(am):
     async with aiohttp.ClientSession() as http:
         status, reg = await post(http, am, {**MCP_LIKE, "logo_uri": "http://127.0.0.1:8080/logo.png"})
@@ -237,3 +244,18 @@ async def test_the_cli_refuses_what_registration_refuses(am, args, says):
     code, _, err = await _cli(am, *args)
     assert code == 2 and says in err
     assert (await counts(am))["consumers"] == 0
+
+
+async def test_registration_responses_conform_to_the_published_openapi_schema(am):
+    """What ``.ci/fuzz`` checks (response_schema_conformance) for both kinds of client."""
+    jsonschema = pytest.importorskip("jsonschema")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(am.url("/openapi.json")) as r:
+            register_op = (await r.json())["paths"]["/register"]["post"]
+        request_schema = register_op["requestBody"]["content"]["application/json"]["schema"]
+        response_schema = register_op["responses"]["201"]["content"]["application/json"]["schema"]
+        for body in (MCP_LIKE, {"client_name": "printer"}):
+            jsonschema.validate(body, request_schema)
+            status, reg = await post(http, am, body)
+            assert status == 201
+            jsonschema.validate(reg, response_schema)

@@ -6,7 +6,7 @@ No aiohttp here (:mod:`authmanager.endpoints.registration` is the handler).
 * ``grant_types`` (§2): ``client_credentials``, ``authorization_code`` and ``refresh_token``
   (the last only beside ``authorization_code``, since a refresh token is only ever issued with
   one). Absent, it is ``authorization_code`` (the RFC's default) when the registration names
-  ``redirect_uris``, ``response_types`` or the method ``none``; else ``client_credentials``,
+  ``redirect_uris``, a response type or the method ``none``; else ``client_credentials``,
   which keeps today's machine-to-machine registrations as they were.
 * ``response_types`` (§2.1, "The grant_types and response_types values ... MUST be
   consistent"): ``["code"]`` exactly when ``authorization_code`` is a grant, else empty.
@@ -63,7 +63,7 @@ def _display_url(name: str, value: str) -> str:
 def _grants(metadata: dict[str, Any], kept: dict[str, Any], method: object) -> list[str]:
     if "grant_types" in kept:
         grants = list(dict.fromkeys(kept["grant_types"]))
-    elif "redirect_uris" in metadata or "response_types" in kept or method == PUBLIC:
+    elif "redirect_uris" in metadata or kept.get("response_types") or method == PUBLIC:
         grants = ["authorization_code"]  # RFC 7591 §2's default
     else:
         grants = ["client_credentials"]  # a machine-to-machine consumer key, as before

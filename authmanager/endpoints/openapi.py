@@ -79,19 +79,26 @@ def document(issuer: str) -> dict[str, Any]:
                       "properties": {"access_token": _STR, "token_type": {"const": "Bearer"},
                                      "expires_in": {"type": "integer"}, "scope": _STR,
                                      "refresh_token": _STR}}  # authorization_code and refresh_token grants
-    registration = {"type": "object", "required": ["client_id", "client_secret", "client_id_issued_at",
-                                                   "client_secret_expires_at"],
+    # RFC 7591 §3.2.1: client_secret and client_secret_expires_at only for a client that signs
+    # (a public client, token_endpoint_auth_method none, gets neither).
+    grants = {"type": "array", "items": {"enum": ["client_credentials", "authorization_code", "refresh_token"]},
+              "maxItems": 20}
+    uris = {"type": "array", "items": _STR, "maxItems": 20}
+    auth_methods = {"enum": ["none", *METHODS]}
+    registration = {"type": "object", "required": ["client_id", "client_id_issued_at", "client_name",
+                                                   "token_endpoint_auth_method", "grant_types"],
                     "properties": {"client_id": _STR, "client_secret": _STR, "client_id_issued_at": {"type": "integer"},
                                    "client_secret_expires_at": {"type": "integer"}, "client_name": _STR,
-                                   "token_endpoint_auth_method": {"enum": list(METHODS)},
-                                   "grant_types": {"const": ["client_credentials"]}}}
+                                   "token_endpoint_auth_method": auth_methods, "grant_types": grants,
+                                   "redirect_uris": uris, "response_types": {"type": "array", "items": {"const": "code"}}}}
     # RFC 7591 §2: the client metadata this AM reads (others are ignored).
     client_metadata = {"type": "object", "properties": {
         **{name: _META_STR for name in ("client_uri", "logo_uri", "software_id", "software_version", "scope")},
         "client_name": {**_META_STR, "maxLength": 200},
         "contacts": {"type": "array", "items": _STR, "maxItems": 20},
-        "grant_types": {"type": "array", "items": {"const": "client_credentials"}, "maxItems": 20},
-        "token_endpoint_auth_method": {"enum": list(METHODS)}}}
+        "grant_types": grants, "redirect_uris": uris,
+        "response_types": {"type": "array", "items": {"const": "code"}, "maxItems": 20},
+        "token_endpoint_auth_method": auth_methods}}
     sub_key = {"type": "object", "required": ["client_id", "client_secret", "client_id_issued_at",
                                               "client_secret_expires_at", "expires_in", "parent_client_id"],
                "properties": {"client_id": _STR, "client_secret": _STR, "client_id_issued_at": {"type": "integer"},
