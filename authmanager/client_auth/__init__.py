@@ -52,6 +52,11 @@ class VerifiedSignature:
     method: str
     #: RFC 9421 §2.3 ``expires``, when the signer set one (already checked to be after now).
     expires: int | None = None
+    #: RFC 7523 ``private_key_jwt``: the registered key (``client_keys.id``) that signed, and its
+    #: scope ceiling (None: the key follows its consumer). The token obtained names the key
+    #: (``access_tokens.client_key_id``) and never carries a scope beyond the ceiling.
+    client_key_id: int | None = None
+    scope_ceiling: tuple[str, ...] | None = None
 
 
 async def verify(

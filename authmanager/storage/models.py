@@ -100,6 +100,28 @@ class AccessToken(Base):
     #: family, so that revoking a consent or a family revokes them. None for machine tokens.
     account_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     family_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    #: Tokens obtained with a ``private_key_jwt`` assertion: the :class:`ClientKey` that signed
+    #: it, so that revoking that key revokes them (issue 13 §3). None otherwise.
+    client_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+
+
+class ClientKey(Base):
+    """A consumer's public key (RFC 7523 ``private_key_jwt``), e.g. one per device. ``jwk`` holds
+    public members only (:func:`authmanager.clients.keys.public_jwk`); ``kid`` is the JWK's own
+    when it had one, else its RFC 7638 thumbprint. ``scope_ceiling`` (a list of scope names) caps
+    every token obtained with an assertion signed by this key, whatever the policies permit
+    (OAuth3 issuer step 4); None: the key follows its consumer."""
+
+    __tablename__ = "client_keys"
+    __table_args__ = (UniqueConstraint("client_id", "kid", name="uq_client_keys_client_kid"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("consumers.client_id", ondelete="CASCADE"), index=True)
+    kid: Mapped[str] = mapped_column(String(128))
+    jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    scope_ceiling: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class SigningKey(Base):
