@@ -19,9 +19,8 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from .. import audit
-from ..errors import InvalidRequest, json_response
+from ..errors import InvalidRequest, NotFound, json_response
 from ..identifiers import MAX_ROW_ID, is_row_id
-from ..errors import NotFound
 from ..operations import consents as consent_ops
 from ..operations.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
 from ..operations.policies import add_policy, explain, list_policies, move_policy, remove_policy, update_policy
