@@ -27,6 +27,7 @@ from .app import create_app
 from .commands.admin import admin
 from .commands.common import engine_for
 from .commands.approvals import grants, requests
+from .commands.consents import consents
 from .commands.db import db
 from .commands.failures import one_line
 from .commands.keys import consumer, keys, purge
@@ -196,7 +197,7 @@ def demo(trace_file: Path | None, signature: str) -> None:
     raise SystemExit(asyncio.run(run_demo(trace_file=trace_file, signature=signature)))
 
 
-for command in (realm, scope, policy, requests, grants, keys, consumer, purge, db):
+for command in (realm, scope, policy, requests, grants, consents, keys, consumer, purge, db):
     main.add_command(command)
 main.add_command(share)
 main.add_command(admin)

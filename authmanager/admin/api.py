@@ -4,7 +4,13 @@ scripts and CI, authenticated with an admin API token (``Authorization: Bearer``
 The same service functions as the CLI and the console, the same realm limits
 (:mod:`.access`), ``actor="admin:<name>"`` in the audit log. Errors are the AM's JSON errors:
 ``401 invalid_token`` (no, unknown or revoked token), ``403 access_denied`` (another realm),
-``404 not_found``, ``400 invalid_request`` (bad input; nothing stored)."""
+``404 not_found``, ``400 invalid_request`` (bad input; nothing stored).
+
+Consents (issue 12 §5, the realm admin's side of "applications I allowed"): ``GET /consents``
+lists the live consents of the admin's realms; ``POST /consents/{id}/revoke`` revokes one
+(:func:`authmanager.operations.consents.revoke`). A consent names a person, so one the admin may
+not see is ``404`` like an unknown one (never ``403``, which would say it exists); an id that is
+not a row id is ``400``."""
 
 from __future__ import annotations
 
@@ -13,8 +19,9 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from .. import audit
-from ..errors import InvalidRequest, json_response
+from ..errors import InvalidRequest, NotFound, json_response
 from ..identifiers import MAX_ROW_ID, is_row_id
+from ..operations import consents as consent_ops
 from ..operations.approvals import approve_request, deny_request, list_grants, list_requests, revoke_grant
 from ..operations.policies import add_policy, explain, list_policies, move_policy, remove_policy, update_policy
 from ..operations.realms import (
@@ -221,6 +228,31 @@ async def grant_revoke(request: web.Request) -> web.Response:
     grant_id = access.int_id(request.match_info["id"])
     await access.grant(ctx.sessions, who, grant_id)
     return json_response(await revoke_grant(ctx.sessions, grant_id, now=ctx.now(), actor=who.actor))
+
+
+@routes.get("/consents")
+async def consents(request: web.Request) -> web.Response:
+    who, ctx, name = _who(request), am(request), request.query.get("realm")
+    if name is not None:
+        await access.realm(ctx.sessions, who, name)  # unknown 404, another realm 403, as realm routes
+    return json_response(await consent_ops.list_for_realm(ctx.sessions, realm=name, visible=who.visible))
+
+
+def _consent_id(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and is_row_id(int(text))):
+        raise InvalidRequest(f"a consent id is an integer from 1 to {MAX_ROW_ID}")
+    return int(text)
+
+
+@routes.post("/consents/{id}/revoke")
+async def consent_revoke(request: web.Request) -> web.Response:
+    who, ctx = _who(request), am(request)
+    consent_id = _consent_id(request.match_info["id"])
+    try:
+        return json_response(await consent_ops.revoke(ctx.sessions, consent_id, realm_ids=who.visible,
+                                                      now=ctx.now(), actor=who.actor))
+    except consent_ops.UnknownConsent as exc:
+        raise NotFound(str(exc)) from None
 
 
 @routes.get("/consumers")

@@ -10,6 +10,10 @@ public one (:mod:`authmanager.client_auth.public`) by ``client_id`` alone. Then:
   are required (``invalid_request``), the verifier 43-128 characters of the unreserved alphabet
   (RFC 7636 §4.1); ``resource`` and ``scope`` are optional.
 * The client must have the grant among its ``grant_types`` (``unauthorized_client``).
+* **A revoked consent** (:func:`authmanager.operations.consents.given`): before the claim, the
+  consent the code came from is read ``FOR SHARE``; revoked, the code is ``invalid_grant`` and is
+  not claimed. A consent revocation therefore either waits for this transaction (and revokes what
+  it issued) or comes first (and nothing is issued).
 * **Single use.** The code is claimed by one conditional ``UPDATE … WHERE used_at IS NULL AND
   expires_at > now`` (:func:`authmanager.storage.codes.claim`): of concurrent redemptions exactly
   one wins. An unknown, expired or used code is ``invalid_grant``; a *used* one also revokes what
@@ -37,10 +41,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..clients import ClientInfo
 from ..errors import InvalidGrant, InvalidRequest, InvalidTarget, UnauthorizedClient
+from ..operations import consents
 from ..operations.revocation import revoke_token
 from ..runtime.keyring import KeyRing
 from ..secretbox import digest
@@ -101,6 +107,12 @@ async def redeem(session: AsyncSession, *, client: ClientInfo, request: Request,
     if len(request.code) > MAX_CODE:
         raise InvalidGrant(_REFUSED)
     code_hash = digest(request.code)
+    bound = (await session.execute(select(AuthorizationCode.client_id, AuthorizationCode.account_id,
+                                          AuthorizationCode.realm_id)
+                                   .where(AuthorizationCode.code_hash == code_hash))).first()
+    if bound is not None and not await consents.given(session, client_id=bound.client_id,
+                                                      account_id=bound.account_id, realm_id=bound.realm_id):
+        raise InvalidGrant(_REFUSED)  # its consent was revoked (the code too, then)
     if not await code_repo.claim(session, code_hash, now=now):
         row = await code_repo.by_hash(session, code_hash)
         if row is not None and row.used_at is not None:

@@ -12,6 +12,10 @@ transaction, committed on an OAuth error too (a reuse's revocation is kept).
   NULL AND`` unexpired (:func:`authmanager.storage.refresh_tokens.claim`); of two concurrent
   uses exactly one wins. The winner gets a new access token and a new refresh token of the same
   family, bound to the same client, account, realm and resource.
+* **A revoked consent** (:func:`authmanager.operations.consents.given`): before the claim, the
+  person's consent for the application and realm is read ``FOR SHARE``; revoked, the refresh
+  token is ``invalid_grant`` (the revocation revoked it too, or is waiting for this transaction
+  and will revoke what it issues).
 * **Reuse detection** (RFC 9700 §4.14.2: "If a refresh token is compromised and subsequently used
   by both the attacker and the legitimate client, one of them will present an invalidated
   refresh token, which will inform the authorization server of the breach"): presenting a used
@@ -33,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..clients import ClientInfo
 from ..errors import InvalidGrant, InvalidRequest, UnauthorizedClient
+from ..operations import consents
 from ..runtime.keyring import KeyRing
 from ..secretbox import digest
 from ..storage import realms as realm_repo
@@ -80,6 +85,8 @@ async def refresh(session: AsyncSession, *, client: ClientInfo, request: Request
     if row.client_id != client.client_id:  # immutable: safe to judge before the claim
         raise InvalidGrant("the refresh token was issued to another client")
     requested = narrowed(request.scope, frozenset(row.scopes))
+    if not await consents.given(session, client_id=row.client_id, account_id=row.account_id, realm_id=row.realm_id):
+        raise InvalidGrant(_REFUSED)
     if not await refresh_repo.claim(session, token_hash, now=now):
         # Read again: a concurrent rotation that won has committed by now (SQLite serialises
         # writers; PostgreSQL's UPDATE waited for its row lock), and the row above may be stale.

@@ -1,10 +1,17 @@
 """Realms and their documented scopes: the console's home page, realm creation (the sph secret
-shown once, on the answer to the POST, never stored nor put in the session) and scope texts."""
+shown once, on the answer to the POST, never stored nor put in the session) and scope texts.
+
+The realm page also carries the realm's **Consents** card (issue 12 §3, "the decision is saved
+as the grant"; §5, refresh tokens "revocable ... by the realm admin"): each live consent a person
+gave an application in the dialog, with the scopes approved and refused and when, and a Revoke
+button (a POST with the CSRF token) that revokes it with its tokens, refresh tokens and codes
+(:func:`authmanager.operations.consents.revoke`, limited to this realm)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from ...operations import consents
 from ...operations.policies import list_policies
 from ...operations.realms import AdminError, ScopeText, create_realm, list_realms, set_scope
 from .. import access
@@ -65,7 +72,8 @@ async def show(request: web.Request) -> web.Response:
                                       reveal_keys=admin.all_realms)
         except AdminError as exc:
             explained = {"error": str(exc)}
-    return await page(request, "realm.html", realm=realm, policies=policies, explained=explained,
+    given = await consents.list_for_realm(ctx.sessions, realm=row.name, visible=frozenset({row.id}))
+    return await page(request, "realm.html", realm=realm, policies=policies, explained=explained, consents=given,
                       query={"consumer": query.get("consumer", ""), "subject": query.get("subject", ""),
                              "scopes": query.getall("scope", [])})
 
@@ -82,8 +90,21 @@ async def scope_set(request: web.Request) -> web.Response:
                      lambda _: f"Scope {name} updated.")
 
 
+async def consent_revoke(request: web.Request) -> web.Response:
+    admin, ctx = principal(request), am(request)
+    row = await access.realm(ctx.sessions, admin, request.match_info["realm"])
+    consent_id = access.int_id(request.match_info["id"])
+    return await act(request, f"/admin/realms/{row.name}#consents",
+                     lambda: consents.revoke(ctx.sessions, consent_id, realm_ids=frozenset({row.id}), now=ctx.now(),
+                                             actor=admin.actor),
+                     lambda r: f"Consent {r['id']} revoked: {r['client_name'] or r['client_id']} may no longer act "
+                               f"for that person; {r['tokens_revoked']} token(s) and "
+                               f"{r['refresh_tokens_revoked']} refresh token(s) revoked.")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", home)
     app.router.add_post("/realms", create)
     app.router.add_get("/realms/{realm}", show)
     app.router.add_post("/realms/{realm}/scopes/{scope}", scope_set)
+    app.router.add_post("/realms/{realm}/consents/{id}/revoke", consent_revoke)
