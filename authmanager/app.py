@@ -16,6 +16,7 @@ from .clients.cimd import MetadataDocuments
 from .clients.registry import ClientRegistry
 from .context import CONTEXT, Context
 from .endpoints import (
+    client_keys,
     feed,
     grasshopper,
     introspection,
@@ -84,6 +85,10 @@ RATE_LIMITED = {
     ("POST", registration.PATH): "registration",
     ("POST", token.PATH): "token",
     ("POST", grasshopper.PATH): "token",
+    # the self-service key endpoint: managing credentials, counted like registering them
+    ("GET", client_keys.PATH): "registration",
+    ("POST", client_keys.PATH): "registration",
+    ("POST", client_keys.REVOKE_PATH): "registration",
 }
 
 
@@ -196,6 +201,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_post(revocation.PATH, revocation.handle)
     app.router.add_get(feed.PATH, feed.handle)
     app.router.add_post(grasshopper.PATH, grasshopper.handle)
+    app.router.add_get(client_keys.PATH, client_keys.handle, allow_head=False)
+    app.router.add_post(client_keys.PATH, client_keys.handle)
+    app.router.add_post(client_keys.REVOKE_PATH, client_keys.handle_revoke)
     app.router.add_get(token.PATH, token.verify)
     app.router.add_get(openapi.PATH, openapi.handle)
     app.router.add_get(scopes.PATH, scopes.handle)

@@ -25,6 +25,8 @@ ACTIONS = frozenset({
     "admin.token_revoke",
     # the person at the browser (issue 12): the dialog's decisions and "applications I allowed"
     "consent.approve", "consent.deny", "consent.revoke",
+    # a consumer's public keys (issue 13 §3): by the CLI or the consumer itself at /keys
+    "client_key.add", "client_key.revoke",
 })
 
 

@@ -9,7 +9,8 @@ bottom it is the 2009 ProtectServe sequence:
    its URL derives from and the requested URL lies under it (RFC 9728 §3.3, §7.3);
 3. the AM's metadata (RFC 8414 §3), whose ``issuer`` must be the one named (RFC 8414 §3.3);
 4. a consumer key from dynamic client registration (RFC 7591 §3), unless one is stored;
-5. a client-credentials token (RFC 6749 §4.4), the request signed with cks (``signing``) — or,
+5. a client-credentials token (RFC 6749 §4.4) for ``sph`` and the RFC 8707 ``resource``, the
+   request signed with cks (``signing``) — or,
    when the AM puts the request to the realm owner (UMA 2.0 Grant §3.3.6 ``request_submitted``),
    their answer, polled for in ``approval`` (the waiting is a yielded ``Wait``).
 """
@@ -191,7 +192,12 @@ def _token_request(
     scopes: tuple[str, ...],
     config: FlowConfig,
 ) -> HttpRequest:
-    form = [("grant_type", "client_credentials"), ("sph", realm.sph), ("scope", " ".join(scopes))]
+    """The client-credentials request: the realm named by ``sph`` and, beside it, by the RFC 8707
+    §2 ``resource`` indicator (the metadata's ``resource``, RFC 9728 §2, already checked against
+    the URL requested), both inside the signed form. An AM that predates resource indicators
+    ignores the extra parameter (RFC 6749 §3.2: "MUST ignore unrecognized request parameters")."""
+    form = [("grant_type", "client_credentials"), ("sph", realm.sph), ("resource", realm.resource),
+            ("scope", " ".join(scopes))]
     return _signed_request(am, credentials, form, config)
 
 

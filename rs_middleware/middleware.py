@@ -3,7 +3,10 @@
 * RFC 6750 §2.1 — only the ``Authorization: Bearer`` header is accepted; query and body
   tokens are ignored (``bearer_methods_supported: ["header"]``).
 * RFC 6750 §3 / §3.1 — ``WWW-Authenticate: Bearer realm=…`` challenges with ``error``,
-  ``error_description`` and ``scope``; RFC 9728 §5.1 adds ``resource_metadata``.
+  ``error_description`` and ``scope``; RFC 9728 §5.1 adds ``resource_metadata``. Every 401 of
+  a route that declares scopes carries them as ``scope`` (the MCP specification asks for it:
+  clients such as the MCP SDK request the scopes the challenge names); the 403
+  ``insufficient_scope`` carries them too.
 * RFC 6750 §3.1 — ``invalid_token`` → 401, ``insufficient_scope`` → 403, ``invalid_request``
   → 400 for a token longer than ``max_token_bytes`` (never decoded).
 
@@ -149,12 +152,24 @@ def _error_kwargs(error: str, description: str) -> dict[str, Any]:
     return {"text": body, "content_type": "application/json"}
 
 
-def unauthorized(config: ProtectServeConfig, description: str | None = None) -> web.HTTPUnauthorized:
-    """401: without ``description`` the plain challenge (no credentials), else ``invalid_token``."""
+def scope_hint(needed: tuple[str, ...]) -> str | None:
+    """The ``scope`` of a 401 challenge: the route's required scopes, space-separated (RFC 6750
+    §3: "The "scope" attribute is a space-delimited list of case-sensitive scope values
+    indicating the required scope of the access token for accessing the requested resource");
+    none when the route declares no scope (``@requires()``)."""
+    return " ".join(needed) if needed else None
+
+
+def unauthorized(config: ProtectServeConfig, description: str | None = None,
+                 needed: tuple[str, ...] = ()) -> web.HTTPUnauthorized:
+    """401: without ``description`` the plain challenge (no credentials), else ``invalid_token``;
+    either carries ``scope`` with the route's ``needed`` scopes when it declares any (RFC 6750
+    §3), so a client that picks its scopes from the challenge asks for the right ones."""
+    scope = scope_hint(needed)
     if description is None:
-        return web.HTTPUnauthorized(headers={"WWW-Authenticate": challenge(config)})
+        return web.HTTPUnauthorized(headers={"WWW-Authenticate": challenge(config, scope=scope)})
     return web.HTTPUnauthorized(
-        headers={"WWW-Authenticate": challenge(config, "invalid_token", description)},
+        headers={"WWW-Authenticate": challenge(config, "invalid_token", description, scope)},
         **_error_kwargs("invalid_token", description),
     )
 
@@ -183,21 +198,22 @@ def unavailable(retry_after: int) -> web.HTTPServiceUnavailable:
     )
 
 
-def bearer_token(request: web.Request, config: ProtectServeConfig) -> str:
-    """The RFC 6750 §2.1 token of the request; raises the 401 challenge otherwise."""
+def bearer_token(request: web.Request, config: ProtectServeConfig, needed: tuple[str, ...] = ()) -> str:
+    """The RFC 6750 §2.1 token of the request; raises the 401 challenge otherwise (with the
+    route's ``needed`` scopes as its ``scope``)."""
     values = request.headers.getall("Authorization", [])
     if len(values) > 1:
-        raise unauthorized(config, "more than one Authorization header")
+        raise unauthorized(config, "more than one Authorization header", needed)
     if not values:
-        raise unauthorized(config)
+        raise unauthorized(config, needed=needed)
     scheme, _, credentials = values[0].strip().partition(" ")
     if scheme.lower() != "bearer":
-        raise unauthorized(config)  # no bearer credentials at all: plain challenge
+        raise unauthorized(config, needed=needed)  # no bearer credentials at all: plain challenge
     token = credentials.strip()
     if len(token) > config.max_token_bytes:  # refused before any decoding (issue 7)
         raise bad_request(config, "token too large")
     if not _B64TOKEN.fullmatch(token):
-        raise unauthorized(config, "malformed bearer token")
+        raise unauthorized(config, "malformed bearer token", needed)
     return token
 
 
@@ -217,13 +233,14 @@ async def authorize(request: web.Request, needed: tuple[str, ...], *, config: Pr
                   request.method, request.path)
         raise web.HTTPInternalServerError()
     if granted is None:
-        granted = await _verify(request, config, runtime)
+        granted = await _verify(request, config, runtime, needed)
     if not granted.issuperset(needed):
         raise forbidden(config, needed)
 
 
-async def _verify(request: web.Request, config: ProtectServeConfig, runtime: ProtectServeRuntime) -> frozenset[str]:
-    token = bearer_token(request, config)
+async def _verify(request: web.Request, config: ProtectServeConfig, runtime: ProtectServeRuntime,
+                  needed: tuple[str, ...] = ()) -> frozenset[str]:
+    token = bearer_token(request, config, needed)
     verifier = runtime.verifier
     if verifier is None:
         raise unavailable(runtime.retry_after)
@@ -231,7 +248,7 @@ async def _verify(request: web.Request, config: ProtectServeConfig, runtime: Pro
         claims = await verifier.verify(token)
     except InvalidToken as exc:
         log.info("refused token for %s %s: %s", request.method, request.path, exc.description)
-        raise unauthorized(config, exc.description) from None
+        raise unauthorized(config, exc.description, needed) from None
     except (AMUnavailable, TimeoutError) as exc:
         log.warning("cannot verify token now: %s", str(exc) or type(exc).__name__)
         raise unavailable(getattr(exc, "retry_after", None) or runtime.retry_after) from None

@@ -18,7 +18,8 @@ async def test_metadata_fields_come_from_the_configured_issuer(am):
         "authorization_code", "refresh_token", "client_credentials", "ticket",
         "urn:ietf:params:oauth:grant-type:uma-ticket"]
     assert set(doc["token_endpoint_auth_methods_supported"]) == {
-        "http_message_signature_hmac_sha256", "oauth1_hmac_sha256", "none"}
+        "http_message_signature_hmac_sha256", "oauth1_hmac_sha256", "client_secret_jwt", "private_key_jwt", "none"}
+    assert set(doc["token_endpoint_auth_signing_alg_values_supported"]) == {"HS256", "ES256", "EdDSA", "RS256", "PS256"}
     assert "none" in doc["revocation_endpoint_auth_methods_supported"]
     # Issue 12: what an OAuth 2.1 client (the MCP SDK, Authlib) needs to start a person's login.
     assert doc["response_types_supported"] == ["code"]

@@ -136,9 +136,11 @@ def test_full_walk_yields_each_protocol_request_in_order():
 
     token_request = run.send(reply(201, REGISTERED))
     assert (token_request.method, token_request.url) == ("POST", TOKEN_ENDPOINT)
-    assert token_request.body == b"grant_type=client_credentials&sph=sph-1&scope=photos%3Aread%20photos%3Awrite"
-    assert parse_qs(token_request.body.decode()) == {
-        "grant_type": ["client_credentials"], "sph": ["sph-1"], "scope": ["photos:read photos:write"]}
+    assert token_request.body == (b"grant_type=client_credentials&sph=sph-1&resource=http%3A%2F%2Fsp.example%2F"
+                                  b"&scope=photos%3Aread%20photos%3Awrite")
+    assert parse_qs(token_request.body.decode()) == {  # RFC 8707 resource beside sph, inside the signed form
+        "grant_type": ["client_credentials"], "sph": ["sph-1"], "resource": [RESOURCE],
+        "scope": ["photos:read photos:write"]}
     headers = token_request.headers
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert headers["User-Agent"] == USER_AGENT

@@ -197,7 +197,8 @@ async def test_full_walk_then_retry(toys):
     assert am.calls == {"metadata": 1, "register": 1, "token": 1}
     assert am.registrations == [{"client_name": "printer"}]
     headers, form = am.token_requests[0]
-    assert form == {"grant_type": ["client_credentials"], "sph": ["sph-photos"], "scope": ["read write"]}
+    assert form == {"grant_type": ["client_credentials"], "sph": ["sph-photos"], "resource": [f"{sp.base}/"],
+                    "scope": ["read write"]}
     assert {"Signature-Input", "Signature", "Content-Digest"} <= headers.keys()
     assert set(am.user_agents) == {USER_AGENT} and {ua for _, _, ua, _ in sp.seen} == {USER_AGENT}
     assert auth.store.get_client(am.issuer).client_id == "ck-1"

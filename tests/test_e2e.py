@@ -64,7 +64,8 @@ async def test_challenge_names_realm_and_metadata_from_configuration(stack):
         async with http.get(stack.sp + "photos/", headers={"Host": "evil.example"}) as r:
             assert r.status == 401
             assert r.headers["WWW-Authenticate"] == (
-                f'Bearer realm="photos", resource_metadata="{stack.sp}.well-known/oauth-protected-resource"')
+                f'Bearer realm="photos", resource_metadata="{stack.sp}.well-known/oauth-protected-resource", '
+                'scope="read"')
         async with http.get(stack.sp + ".well-known/oauth-protected-resource") as r:
             doc = await r.json()
     assert doc == {"resource": stack.sp, "authorization_servers": [stack.am.issuer],

@@ -34,7 +34,9 @@ from rs_middleware.example import create_example_app, parse_args
 
 RESOURCE = "http://127.0.0.1:8080/"
 META_URL = "http://127.0.0.1:8080/.well-known/oauth-protected-resource"
-PLAIN_CHALLENGE = f'Bearer realm="photos", resource_metadata="{META_URL}"'
+BASE_CHALLENGE = f'Bearer realm="photos", resource_metadata="{META_URL}"'
+#: The 401 of ``/r``, which requires ``read``: RFC 6750 §3 ``scope`` names it (issue 13 §5).
+PLAIN_CHALLENGE = BASE_CHALLENGE + ', scope="read"'
 SPH, SPH_SECRET = "sph-123", "s3cret-sph"
 T0 = 1_700_000_000.0
 ES256 = JWSRegistry.algorithms["ES256"]
@@ -205,15 +207,16 @@ def make_sp(aiohttp_client: Any, aiohttp_server: Any, am: FakeAM, clock: Clock) 
     return make
 
 
-async def assert_invalid_token(resp: Any, description: str | None = None) -> None:
+async def assert_invalid_token(resp: Any, description: str | None = None, scope: str = "read") -> None:
     assert resp.status == 401
     challenge = resp.headers["WWW-Authenticate"]
-    assert challenge.startswith(PLAIN_CHALLENGE + ', error="invalid_token", error_description="')
+    assert challenge.startswith(BASE_CHALLENGE + ', error="invalid_token", error_description="')
+    assert challenge.endswith(f', scope="{scope}"')
     body = await resp.json()
     assert body["error"] == "invalid_token"
     if description is not None:
         assert body["error_description"] == description
-        assert challenge.endswith(f'error_description="{description}"')
+        assert challenge.endswith(f'error_description="{description}", scope="{scope}"')
 
 
 # --- 401 without a token ---------------------------------------------------------------
@@ -233,7 +236,7 @@ async def test_token_outside_the_authorization_header_is_ignored(make_sp: Any, a
     resp = await sp.get("/r", params={"access_token": token})
     assert (resp.status, resp.headers["WWW-Authenticate"]) == (401, PLAIN_CHALLENGE)
     resp = await sp.client.post("/w", data={"access_token": token})
-    assert (resp.status, resp.headers["WWW-Authenticate"]) == (401, PLAIN_CHALLENGE)
+    assert (resp.status, resp.headers["WWW-Authenticate"]) == (401, BASE_CHALLENGE + ', scope="write"')
     resp = await sp.get("/r", headers={"Authorization": f"Basic {token}"})
     assert (resp.status, resp.headers["WWW-Authenticate"]) == (401, PLAIN_CHALLENGE)
     assert sp.calls == {"read": 0, "write": 0, "both": 0, "open": 0}
@@ -255,7 +258,7 @@ async def test_challenge_quotes_realm_safely(make_sp: Any) -> None:
     sp = await make_sp(realm='ph"o\\tos')
     resp = await sp.get("/r")
     assert resp.headers["WWW-Authenticate"] == (
-        f'Bearer realm="ph\\"o\\\\tos", resource_metadata="{META_URL}"')
+        f'Bearer realm="ph\\"o\\\\tos", resource_metadata="{META_URL}", scope="read"')
 
 
 # --- 401 invalid_token -----------------------------------------------------------------
@@ -349,7 +352,7 @@ async def test_oversized_token_is_refused_before_verification(make_sp: Any, am: 
     resp = await sp.get("/r", large)  # ...only bigger: 400 invalid_request (RFC 6750 §3.1)
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
     assert resp.headers["WWW-Authenticate"] == (
-        PLAIN_CHALLENGE + ', error="invalid_request", error_description="token too large"')
+        BASE_CHALLENGE + ', error="invalid_request", error_description="token too large"')
     assert sp.calls["read"] == 1
 
 
@@ -427,7 +430,7 @@ async def test_insufficient_scope(make_sp: Any, am: FakeAM, path: str, needed: s
     resp = await sp.get(path, am.token(scope="read"))
     assert resp.status == 403
     assert resp.headers["WWW-Authenticate"] == (
-        PLAIN_CHALLENGE + ', error="insufficient_scope", '
+        BASE_CHALLENGE + ', error="insufficient_scope", '
         'error_description="token lacks the scope this resource requires", '
         f'scope="{needed}"')
     assert (await resp.json())["error"] == "insufficient_scope"
@@ -470,7 +473,7 @@ async def test_metadata_route_follows_resource_path(make_sp: Any) -> None:
     resp = await sp.get("/.well-known/oauth-protected-resource/api/v1")
     assert (await resp.json())["resource"] == "http://127.0.0.1:8080/api/v1"
     resp = await sp.get("/r")
-    assert resp.headers["WWW-Authenticate"] == f'Bearer realm="photos", resource_metadata="{url}"'
+    assert resp.headers["WWW-Authenticate"] == f'Bearer realm="photos", resource_metadata="{url}", scope="read"'
 
 
 @pytest.mark.parametrize(("resource", "url"), [

@@ -14,9 +14,9 @@ from aiohttp import web
 
 import rs_middleware
 from rs_middleware import protect, requires, token_claims
-from test_rs_middleware import PLAIN_CHALLENGE, RESOURCE, SPH, SPH_SECRET, FakeAM, am, clock  # noqa: F401
+from test_rs_middleware import BASE_CHALLENGE, RESOURCE, SPH, SPH_SECRET, FakeAM, am, clock  # noqa: F401
 
-INSUFFICIENT = PLAIN_CHALLENGE + (', error="insufficient_scope", '
+INSUFFICIENT = BASE_CHALLENGE + (', error="insufficient_scope", '
                                   'error_description="token lacks the scope this resource requires", ')
 
 
@@ -102,10 +102,12 @@ async def test_view_methods_classes_and_marked_functions_fail_closed(aiohttp_cli
         return await client.request(method, path, headers=headers)
 
     assert (await call("GET", "/photos")).status == 200  # an unmarked method stays open
-    for method, path in (("POST", "/photos"), ("PUT", "/photos"), ("GET", "/album"), ("POST", "/album"),
-                         ("GET", "/via/photo"), ("GET", "/logged"), ("HEAD", "/logged")):
-        resp = await call(method, path)
-        assert (resp.status, resp.headers["WWW-Authenticate"]) == (401, PLAIN_CHALLENGE), (method, path)
+    for method, path, needed in (("POST", "/photos", "write"), ("PUT", "/photos", "read"), ("GET", "/album", "read"),
+                                 ("POST", "/album", "read write"), ("GET", "/via/photo", "read"),
+                                 ("GET", "/logged", "read"), ("HEAD", "/logged", "read")):
+        resp = await call(method, path)  # the 401 names the scopes this method needs (RFC 6750 §3)
+        assert (resp.status, resp.headers["WWW-Authenticate"]) == (401, BASE_CHALLENGE + f', scope="{needed}"'), \
+            (method, path)
     for method, path, scope, needed in (("POST", "/photos", "read", "write"), ("PUT", "/photos", "write", "read"),
                                         ("POST", "/album", "read", "read write"), ("GET", "/album", "write", "read"),
                                         ("GET", "/via/photo", "write", "read")):

@@ -2,7 +2,8 @@
 
 * :func:`target` — RFC 8707: the realm whose resource the request's ``resource`` names (the
   realm's resource URL equals it or is a path prefix of it at a ``/`` boundary; the longest
-  wins), and its documented scopes; ``invalid_target`` / ``invalid_scope`` otherwise.
+  wins — :mod:`authmanager.operations.targets`, the token endpoint's rule too), and its
+  documented scopes; ``invalid_target`` / ``invalid_scope`` otherwise.
 * :func:`offer` — the realm's policies decide, through the one evaluator
   (:func:`authmanager.grants.assessment.assess`, the application's saved grant included), for
   the requester (the application's ``client_id``, the account as ``account:<name>``, its stable
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import audit
 from ..accounts import ACCOUNT_PREFIX, subject_of
 from ..accounts.auth import Principal
-from ..errors import AuthorizationDenied, InvalidScope, InvalidTarget
+from ..errors import AuthorizationDenied, InvalidScope
 from ..grants.assessment import assess
 from ..policy import Requester
 from ..secretbox import digest, random_secret
@@ -42,6 +43,7 @@ from ..storage import access_requests as request_repo
 from ..storage import realms as realm_repo
 from ..storage.models import AccessRequest, Consumer, Realm, RealmScope
 from ..operations import consents
+from ..operations.targets import find_realm
 from . import codes
 from .request import Checked
 
@@ -73,15 +75,10 @@ class Offer:
     denied: list[str] = field(default_factory=list)
 
 
-def _covers(realm_key: str, key: str) -> bool:
-    return key == realm_key or key.startswith(realm_key if realm_key.endswith("/") else realm_key + "/")
-
-
 async def target(session: AsyncSession, checked: Checked) -> Target:
-    realms = [r for r in await realm_repo.list_all(session) if r.resource_key and _covers(r.resource_key, checked.resource_key)]
-    if not realms:
-        raise InvalidTarget("no realm of this authorization server protects that resource")
-    realm = max(realms, key=lambda r: len(r.resource_key))
+    """The realm ``resource`` names by the token endpoint's rule
+    (:func:`authmanager.operations.targets.find_realm`: one indexed query), and its scopes."""
+    realm = await find_realm(session, checked.resource_key)
     docs = {s.name: s for s in await realm_repo.scopes(session, realm.id)}
     unknown = set(checked.scopes) - set(docs)
     if unknown:

@@ -47,7 +47,7 @@ from ..errors import (
     UnsupportedResponseType,
 )
 from ..identifiers import is_scope_token
-from ..operations.resources import resource_key
+from ..operations.targets import target_key
 
 Params = Sequence[tuple[str, str]]
 #: The parameters this endpoint reads; each may appear at most once (RFC 6749 §3.1).
@@ -68,7 +68,7 @@ class Checked:
     state: str | None
     code_challenge: str
     resource: str
-    #: ``resource`` normalised (:func:`authmanager.operations.resources.resource_key`).
+    #: ``resource`` normalised (:func:`authmanager.operations.targets.target_key`).
     resource_key: str
     scopes: tuple[str, ...]
 
@@ -131,10 +131,7 @@ def check(client: ClientInfo, redirect_uri: str, params: Params) -> Checked:
     resources = _all(params, "resource")
     if len(resources) != 1:
         raise InvalidTarget("name exactly one resource (RFC 8707): the protected resource's URL")
-    try:
-        key = resource_key(resources[0])
-    except ValueError:
-        raise InvalidTarget("resource must be an absolute http(s) URL without fragment or query") from None
+    key = target_key(resources[0])  # RFC 8707 §2: malformed is invalid_target
     scope = _one(params, "scope")
     if not scope:
         raise InvalidScope("scope is required: the scopes of the resource's realm, space-separated")

@@ -1,15 +1,25 @@
-"""Client authentication by request signature, with the consumer secret ``cks`` as HMAC key.
+"""Client authentication: every method a consumer authenticates with, behind one interface.
 
-Two encodings of ProtectServe's "sign using cks" are accepted:
+:func:`verify` picks the method the request carries — exactly one (RFC 6749 §2.3: "The client
+MUST NOT use more than one authentication method in each request"; two are ``invalid_client``)
+— and answers a :class:`VerifiedSignature`:
 
-* :mod:`.rfc9421` — HTTP Message Signatures, ``hmac-sha256``.
-* :mod:`.rfc5849` — OAuth 1.0a, ``HMAC-SHA256`` (the 2009-era signature).
+* :mod:`.rfc9421` — HTTP Message Signatures, ``hmac-sha256``, keyed with cks;
+* :mod:`.rfc5849` — OAuth 1.0a, ``HMAC-SHA256`` (the 2009-era signature), keyed with cks;
+* :mod:`.jwt_assertion` — RFC 7523 §2.2 client assertions in the form: ``client_secret_jwt``
+  (HS256 keyed with cks) and ``private_key_jwt`` (a registered public key, which then names
+  itself in ``client_key_id`` and may carry a scope ceiling).
 
-Both only *verify*: parsing and HMAC comparison are delegated to well-kept libraries
-(``http-message-signatures`` and ``oauthlib``). Freshness and replay are decided by the caller
-with the values returned here (``created`` within the window of the AM's clock, and an RFC 9421
-``expires`` after it). Every failure raises :class:`~authmanager.errors.InvalidClient`,
-whose body is the same whatever the cause.
+:mod:`.public` (``none``, a public client's ``client_id``) is the endpoints' alternative when a
+request carries none of these (:func:`.public.carries_signature`).
+
+Each only *verifies*: parsing and signature checks are delegated to well-kept libraries
+(``http-message-signatures``, ``oauthlib``, ``joserfc``). Replay is decided by the caller with
+the values returned here (``nonce`` — an assertion's ``jti`` — spent until ``expires`` or the
+end of the window); the signatures' freshness (``created`` within the window of the AM's clock,
+an RFC 9421 ``expires`` after it) is checked here, an assertion's by :mod:`.jwt_assertion`.
+Every failure raises :class:`~authmanager.errors.InvalidClient`, whose body is the same
+whatever the cause.
 """
 
 from __future__ import annotations
@@ -19,14 +29,19 @@ from typing import Awaitable, Callable, Mapping
 
 from ..errors import InvalidClient
 from ..identifiers import is_key, is_nonce, is_text
-from . import rfc5849, rfc9421
+from . import jwt_assertion, rfc5849, rfc9421
 
 SecretLookup = Callable[[str], Awaitable[str | None]]
 
+#: The request-signature methods (keyed with cks). Registration defaults to the first.
 METHODS = {
     "http_message_signature_hmac_sha256": "RFC 9421 HTTP Message Signatures, hmac-sha256",
     "oauth1_hmac_sha256": "RFC 5849 OAuth 1.0a, HMAC-SHA256",
 }
+#: The RFC 7523 assertion methods (:mod:`.jwt_assertion`).
+JWT_METHODS = jwt_assertion.METHODS
+#: Every method a consumer authenticates with at the token endpoint, but ``none``.
+ALL_METHODS = {**METHODS, **JWT_METHODS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +65,8 @@ class VerifiedSignature:
     nonce: str
     created: int
     method: str
-    #: RFC 9421 §2.3 ``expires``, when the signer set one (already checked to be after now).
+    #: RFC 9421 §2.3 ``expires``, when the signer set one (already checked to be after now); for
+    #: an RFC 7523 assertion its ``exp`` (accepted up to the window after it).
     expires: int | None = None
     #: RFC 7523 ``private_key_jwt``: the registered key (``client_keys.id``) that signed, and its
     #: scope ceiling (None: the key follows its consumer). The token obtained names the key
@@ -60,9 +76,14 @@ class VerifiedSignature:
 
 
 async def verify(
-    request: RequestView, lookup_secret: SecretLookup, *, now: float, window: int
+    request: RequestView, lookup_secret: SecretLookup, *, now: float, window: int,
+    lookup_assertion: jwt_assertion.ClientLookup | None = None, audiences: tuple[str, ...] = (),
 ) -> VerifiedSignature:
-    """Verify whichever signature the request carries; exactly one must be present.
+    """Verify whichever client authentication the request carries; exactly one must be present.
+
+    An RFC 7523 assertion is accepted only where the caller passes ``lookup_assertion`` (the
+    consumer's method, cks and live keys) and the ``audiences`` that identify the AM; the
+    assertion's ``jti`` is the returned nonce.
 
     The key id (ck) must be a generated identifier (:func:`authmanager.identifiers.is_key`)
     before it is looked up, and the nonce 1-128 printable ASCII characters
@@ -83,8 +104,22 @@ async def verify(
     has_5849 = request.headers.get("Authorization", "").lstrip().lower().startswith("oauth ") or (
         "oauth_signature" in (request.form or {})
     )
-    if has_9421 == has_5849:
-        raise InvalidClient("no signature" if not has_9421 else "two signature methods at once")
+    has_jwt = jwt_assertion.carried(request.form)
+    carried = has_9421 + has_5849 + has_jwt
+    if carried != 1:
+        raise InvalidClient("no client authentication" if not carried else "two authentication methods at once")
+    if has_jwt:
+        if lookup_assertion is None:
+            raise InvalidClient("this endpoint takes no client assertion")
+        if request.headers.get("Authorization"):  # Basic, Bearer...: a second method (RFC 6749 §2.3)
+            raise InvalidClient("an Authorization header beside a client assertion")
+        assertion = await jwt_assertion.verify(request.form or {}, lookup_assertion, audiences=audiences,
+                                               now=now, skew=window)
+        key = assertion.key
+        return VerifiedSignature(
+            client_id=assertion.client_id, nonce=assertion.jti, created=assertion.created,
+            method=assertion.method, expires=assertion.exp, client_key_id=key.id if key is not None else None,
+            scope_ceiling=tuple(key.scope_ceiling) if key is not None and key.scope_ceiling is not None else None)
     if has_9421:
         result = await rfc9421.verify(request, lookup_key)
     else:

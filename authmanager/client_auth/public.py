@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from ..clients import PUBLIC, ClientInfo
 from ..errors import ClientMetadataDocumentError, InvalidClient
 from ..identifiers import is_text
+from . import jwt_assertion
 
 if TYPE_CHECKING:
     from . import RequestView
@@ -37,8 +38,10 @@ FindClient = Callable[[str], Awaitable[ClientInfo | None]]
 
 
 def carries_signature(request: "RequestView") -> bool:
-    """Whether the request carries an RFC 9421 or RFC 5849 signature (as
-    :func:`authmanager.client_auth.verify` detects them)."""
+    """Whether the request carries client authentication: an RFC 9421 or RFC 5849 signature or
+    an RFC 7523 client assertion (as :func:`authmanager.client_auth.verify` detects them)."""
+    if jwt_assertion.carried(request.form):
+        return True
     if "Signature-Input" in request.headers or "Signature" in request.headers:
         return True
     if request.headers.get("Authorization", "").lstrip().lower().startswith("oauth "):

@@ -1,7 +1,7 @@
 """The client metadata of an RFC 7591 registration: what is kept, and which clients are public.
 No aiohttp here (:mod:`authmanager.endpoints.registration` is the handler).
 
-* §2: unknown metadata (``application_type``, ``jwks``, ...) is ignored; the AS may replace
+* §2: unknown metadata (``application_type``, ...) is ignored; the AS may replace
   requested values, and the response carries the ones registered.
 * ``grant_types`` (§2): ``client_credentials``, ``authorization_code`` and ``refresh_token``
   (the last only beside ``authorization_code``, since a refresh token is only ever issued with
@@ -14,11 +14,22 @@ No aiohttp here (:mod:`authmanager.endpoints.registration` is the handler).
   :func:`.redirect_uris.check` (https, or http on loopback; no fragment). §3.2.2: bad ones are
   ``invalid_redirect_uri``; every other bad value is ``invalid_client_metadata``.
 * ``token_endpoint_auth_method``: ``none`` (a public client, OAuth 2.1 §2.1: PKCE, no secret)
-  or one of the signature methods (:data:`authmanager.client_auth.METHODS`). Absent, an
+  or one of the signature methods (:data:`authmanager.client_auth.METHODS`) or
+  ``client_secret_jwt`` (RFC 7523, HS256 keyed with the cks issued here). Absent, an
   authorization-code client with redirect URIs is public — what native apps such as MCP clients
   expect — and any other client signs (the first method, as before). A public client may use only
   ``authorization_code`` and ``refresh_token``: ``client_credentials`` needs a client that can
   authenticate.
+* ``client_secret_jwt`` and ``private_key_jwt`` (RFC 7523 §2.2, RFC 7591 §2): the first is
+  issued cks as ``client_secret``, like a signing client, and signs HS256 assertions with it; the
+  second gets no secret and must register ``jwks`` (§2: "Client's JSON Web Key Set document
+  value, which contains the client's public keys"), each key checked by
+  :func:`authmanager.clients.keys.public_jwks` (public members only, EC P-256, Ed25519, RSA of
+  2048 bits or more) and stored as a ``client_keys`` row in the registration's transaction
+  (:func:`registered_keys`). ``jwks`` with any other method is ``invalid_client_metadata``.
+  ``jwks_uri`` is refused: the AM never fetches a key set (an outbound fetch chosen by an
+  anonymous registrant is an SSRF surface); keys are rotated with ``authmanager consumer key
+  add`` or the self-service ``/keys`` endpoint instead.
 * ``client_uri`` and ``logo_uri``: shown in the dialog (and the logo loaded by the person's
   browser), so https, or http on loopback, with a host and no user information.
 """
@@ -29,16 +40,27 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..client_auth import METHODS
+from ..client_auth.jwt_assertion import CLIENT_SECRET_JWT
 from ..errors import InvalidClientMetadata
 from ..identifiers import is_text
 from ..secretbox import SecretBox, random_secret
 from ..storage.models import Consumer
 from . import PUBLIC
+from .keys import KeyRejected, public_jwks
 from .redirect_uris import MAX_LENGTH, check_all, is_loopback_host
 
 MAX_NAME = 200
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 SIGNING_METHOD = next(iter(METHODS))
+#: RFC 7523 §2.2 methods (RFC 7591 §2 ``token_endpoint_auth_method`` values).
+CLIENT_SECRET_JWT = "client_secret_jwt"
+PRIVATE_KEY_JWT = "private_key_jwt"
+JWT_METHODS = (CLIENT_SECRET_JWT, PRIVATE_KEY_JWT)
+#: Every method a registration may name, the signing methods first (the default is the first).
+AUTH_METHODS = tuple(dict.fromkeys((*METHODS, *JWT_METHODS, PUBLIC)))
+#: The methods a registered consumer with a cks authenticates by: the request signatures and
+#: RFC 7523 ``client_secret_jwt`` (HS256 keyed with cks).
+SECRET_METHODS = (*METHODS, CLIENT_SECRET_JWT)
 _STRINGS = ("client_name", "client_uri", "logo_uri", "software_id", "software_version", "scope")
 _LISTS = ("contacts", "grant_types", "response_types")
 
@@ -99,9 +121,11 @@ def validate(metadata: Any) -> dict[str, Any]:
             _display_url(name, kept[name])
     method = metadata.get("token_endpoint_auth_method")
     named = "token_endpoint_auth_method" in metadata  # a JSON null is a bad value, not an absent one
-    if named and (not isinstance(method, str) or (method != PUBLIC and method not in METHODS)):
+    if named and (not isinstance(method, str) or method not in AUTH_METHODS):
         raise InvalidClientMetadata(
-            f"token_endpoint_auth_method must be one of {', '.join((PUBLIC, *METHODS))}")
+            f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
+    if "jwks_uri" in metadata:
+        raise InvalidClientMetadata("register jwks; jwks_uri is not fetched")
     grants = _grants(metadata, kept, method)
     kept["grant_types"] = grants
     code = "authorization_code" in grants
@@ -120,11 +144,33 @@ def validate(metadata: Any) -> dict[str, Any]:
         raise InvalidClientMetadata("a public client (token_endpoint_auth_method none) cannot use the "
                                     "client_credentials grant: it has no credentials")
     kept["token_endpoint_auth_method"] = method
+    if method == PRIVATE_KEY_JWT or "jwks" in metadata:
+        kept["jwks"] = {"keys": registered_keys(metadata, method)}
     name = kept.get("client_name", "").strip()
     if len(name) > MAX_NAME:
         raise InvalidClientMetadata(f"client_name is longer than {MAX_NAME} characters")
     kept["client_name"] = name or "unnamed consumer"
     return kept
+
+
+def registered_keys(metadata: dict[str, Any], method: object) -> list[dict[str, Any]]:
+    """The checked public keys of a ``private_key_jwt`` registration's ``jwks`` (RFC 7591 §2), or
+    ``invalid_client_metadata`` saying why: no ``jwks``, ``jwks`` with another method, or a key
+    :func:`authmanager.clients.keys.public_jwks` refuses (its message is safe to show)."""
+    if method != PRIVATE_KEY_JWT:
+        raise InvalidClientMetadata("jwks is registered only with token_endpoint_auth_method private_key_jwt")
+    if "jwks" not in metadata:
+        raise InvalidClientMetadata("private_key_jwt needs jwks: the client's public keys (jwks_uri is not fetched)")
+    try:
+        return public_jwks(metadata["jwks"])
+    except KeyRejected as exc:
+        raise InvalidClientMetadata(f"jwks: {exc}") from None
+
+
+def stored_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What ``consumers.client_metadata`` keeps: everything but ``jwks``, whose keys live in
+    ``client_keys`` (they change by ``consumer key add``/``revoke`` after registration)."""
+    return {k: v for k, v in metadata.items() if k != "jwks"}
 
 
 def is_public(metadata: dict[str, Any] | None) -> bool:
@@ -137,19 +183,25 @@ def is_public(metadata: dict[str, Any] | None) -> bool:
 def new_consumer(box: SecretBox, metadata: dict[str, Any], *, now: int) -> tuple[Consumer, str]:
     """The row of a consumer key registered with ``metadata`` (from :func:`validate`) and its
     secret: 256 random bits, stored only sealed under the server key; ``""`` for a public client,
-    whose row holds a sealed empty secret (the column is NOT NULL) that no verifier accepts."""
+    whose row holds a sealed empty secret (the column is NOT NULL) that no verifier accepts; ``""``
+    too for ``private_key_jwt``, whose credentials are its registered public keys."""
     client_id = random_secret(16)
-    secret = "" if is_public(metadata) else random_secret(32)
+    keyless = is_public(metadata) or metadata.get("token_endpoint_auth_method") == PRIVATE_KEY_JWT
+    secret = "" if keyless else random_secret(32)
     return Consumer(client_id=client_id, client_name=metadata["client_name"],
-                    secret_sealed=box.seal(secret.encode(), aad=client_id), client_metadata=metadata,
+                    secret_sealed=box.seal(secret.encode(), aad=client_id), client_metadata=stored_metadata(metadata),
                     issued_at=now), secret
 
 
-def registration_response(consumer: Consumer, secret: str) -> dict[str, Any]:
+def registration_response(consumer: Consumer, secret: str,
+                          keys: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """RFC 7591 §3.2.1: the registered metadata, ``client_id`` and ``client_id_issued_at``;
-    ``client_secret`` and ``client_secret_expires_at`` (0: never) only when a secret is issued."""
+    ``client_secret`` and ``client_secret_expires_at`` (0: never) only when a secret is issued;
+    ``jwks`` (public members only, each with its ``kid``) when keys were registered."""
     answer: dict[str, Any] = {**consumer.client_metadata, "client_id": consumer.client_id,
                               "client_id_issued_at": consumer.issued_at}
+    if keys:
+        answer["jwks"] = {"keys": [dict(k) for k in keys]}
     if secret:
         answer |= {"client_secret": secret, "client_secret_expires_at": 0}
     return answer

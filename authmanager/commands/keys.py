@@ -9,15 +9,26 @@ from typing import Any
 import click
 
 from ..clients import PUBLIC
-from ..clients.registration import SIGNING_METHOD, new_consumer, registration_response, validate
+from ..clients.registration import (
+    AUTH_METHODS,
+    PRIVATE_KEY_JWT,
+    SIGNING_METHOD,
+    new_consumer,
+    registration_response,
+    validate,
+)
 from ..errors import OAuthError
+from ..operations.client_keys import parse_key
 from ..operations.realms import revoke_consumer_key
 from ..runtime.keyring import import_private, key_state, rotate, signing_row
 from ..runtime.purge import purge as run_purge
 from ..secretbox import SecretBox
 from ..settings import Settings
+from ..storage import client_keys as client_key_repo
 from ..storage import consumers as consumer_repo
 from ..storage import keys as key_repo
+from .client_keys import key as key_group
+from .client_keys import read_key_file
 from .common import Sessions, emit, run_admin
 
 
@@ -97,13 +108,24 @@ def consumer_list(settings: Settings, as_json: bool) -> None:
               help="A redirect URI (https, or http on loopback); repeat for more. Makes an authorization-code client.")
 @click.option("--public", is_flag=True,
               help="A public client (token_endpoint_auth_method none, PKCE): no secret. Needs --redirect-uri.")
+@click.option("--auth-method", type=click.Choice([m for m in AUTH_METHODS if m != PUBLIC]), default=SIGNING_METHOD,
+              show_default=True, help="How the consumer authenticates: a request signature keyed with cks, an "
+              "RFC 7523 client_secret_jwt (HS256 with cks) or private_key_jwt (its --public-key).")
+@click.option("--public-key", "public_keys", multiple=True, metavar="FILE",
+              help="private_key_jwt: a public key (PEM or JWK) file; repeat for more.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def consumer_create(settings: Settings, name: str, redirect_uris: tuple[str, ...], public: bool,
-                    as_json: bool) -> None:
+                    auth_method: str, public_keys: tuple[str, ...], as_json: bool) -> None:
     """Register a consumer key out of band, with the rules of RFC 7591 registration. Without
     --redirect-uri: a machine-to-machine key (client_credentials). A secret is shown once."""
-    asked: dict[str, Any] = {"client_name": name, "token_endpoint_auth_method": PUBLIC if public else SIGNING_METHOD}
+    if public and auth_method != SIGNING_METHOD:
+        raise click.UsageError("--public and --auth-method exclude each other")
+    if bool(public_keys) != (auth_method == PRIVATE_KEY_JWT):
+        raise click.UsageError("--auth-method private_key_jwt needs --public-key, and only it takes one")
+    asked: dict[str, Any] = {"client_name": name, "token_endpoint_auth_method": PUBLIC if public else auth_method}
+    if public_keys:
+        asked["jwks"] = {"keys": [parse_key(read_key_file(path)) for path in public_keys]}
     if redirect_uris:
         asked |= {"redirect_uris": list(redirect_uris), "grant_types": ["authorization_code", "refresh_token"]}
     elif public:
@@ -116,9 +138,12 @@ def consumer_create(settings: Settings, name: str, redirect_uris: tuple[str, ...
 
     async def action(sessions: Sessions) -> dict[str, Any]:
         row, secret = new_consumer(box, metadata, now=int(time.time()))
+        jwks = metadata.get("jwks", {}).get("keys", [])
         async with sessions.begin() as session:
             await consumer_repo.add(session, row)
-        return registration_response(row, secret)
+            for jwk in jwks:  # in the consumer's transaction: all or nothing
+                await client_key_repo.add(session, client_id=row.client_id, jwk=jwk, now=row.issued_at)
+        return registration_response(row, secret, jwks)
 
     made = run_admin(settings, action)
     if as_json:
@@ -128,6 +153,11 @@ def consumer_create(settings: Settings, name: str, redirect_uris: tuple[str, ...
                f"grants {' '.join(made['grant_types'])})")
     if "client_secret" in made:
         click.echo(f"client_secret {made['client_secret']} (shown once)")
+    for jwk in made.get("jwks", {}).get("keys", []):
+        click.echo(f"key {jwk['kid']} ({jwk['kty']})")
+
+
+consumer.add_command(key_group)
 
 
 def _revoke(settings: Settings, client_id: str, *, delete: bool) -> int:

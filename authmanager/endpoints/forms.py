@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ..errors import InvalidRequest, PayloadTooLarge
+from ..errors import InvalidRequest, InvalidTarget, PayloadTooLarge
 
 FORM = "application/x-www-form-urlencoded"
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -37,7 +37,8 @@ async def read_form(request: web.Request) -> tuple[bytes, dict[str, str]]:
 
 
 def parse_form(request: web.Request, body: bytes) -> dict[str, str]:
-    """Parse an ``application/x-www-form-urlencoded`` body; a parameter may appear once (RFC 6749 §3.2)."""
+    """Parse an ``application/x-www-form-urlencoded`` body; a parameter may appear once (RFC 6749
+    §3.2); a repeated ``resource`` alone is ``invalid_target`` (RFC 8707 §2)."""
     if request.content_type != FORM:
         raise InvalidRequest(f"body must be {FORM}")
     return parse_form_body(body)
@@ -55,5 +56,8 @@ def parse_form_body(body: bytes) -> dict[str, str]:
         raise InvalidRequest("malformed form body") from exc
     names = [name for name, _ in pairs]
     if len(names) != len(set(names)):
+        if {name for name in names if names.count(name) > 1} == {"resource"}:
+            # RFC 8707 §2: several resources the AS cannot issue one token for are invalid_target.
+            raise InvalidTarget("one resource per request: a token names one realm's resource (RFC 8707 §2)")
         raise InvalidRequest("a parameter was sent more than once")
     return dict(pairs)

@@ -10,6 +10,11 @@ consumer POSTs here, signed with its cks exactly as at the token endpoint, with 
 * gets tokens judged by its master key's policies, never wider, that never outlive it;
 * dies with its master key (revocation or deletion), and is refused by realms that forbid sub-keys.
 
+The consumer authenticates as at the token endpoint, by a signature or an RFC 7523 assertion. A
+sub-key minted with an assertion signed by a registered key that has a scope ceiling is narrowed
+to that ceiling (within the requested ``scope``, ``invalid_scope`` when nothing is left): a
+sub-key never escapes the key that made it.
+
 The signature is verified first; from then on the request's nonce is spent whatever the answer
 (``unauthorized_client``, a bad ``ttl`` or ``scope``), as at the token endpoint. The master key's
 row is read ``FOR SHARE``: revoking it waits for the new sub-key to commit, then revokes it too.
@@ -20,14 +25,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..context import context
-from ..errors import InvalidRequest, UnauthorizedClient, json_response
+from ..errors import InvalidRequest, InvalidScope, UnauthorizedClient, json_response
 from ..grants.client_credentials import parse_scope
 from ..secretbox import random_secret
 from ..storage import consumers as consumer_repo
 from ..storage.models import Consumer
 from .forms import read_form
 from .registration import MAX_NAME
-from .token import authenticate, request_view, signed_transaction
+from .token import claim_signed, request_view, signed_transaction, verify_signed
 
 PATH = "/grasshopper"
 SUFFIX = " (grasshopper)"
@@ -37,8 +42,9 @@ async def handle(request: web.Request) -> web.Response:
     ctx = context(request)
     body, params = await read_form(request)
     view = request_view(request, ctx.settings.endpoint(PATH), body, params)
+    key, signed = await verify_signed(ctx, view)
     async with signed_transaction(ctx) as session:  # a refusal keeps the nonce spent
-        parent = await authenticate(ctx, session, view)
+        parent = await claim_signed(ctx, session, key, signed)
         if parent.parent_id is not None:
             raise UnauthorizedClient("a grasshopper key cannot mint sub-keys")
         cap = ctx.settings.grasshopper_max_ttl
@@ -47,6 +53,11 @@ async def handle(request: web.Request) -> web.Response:
             raise InvalidRequest("ttl must be a positive number of seconds")
         ttl = min(int(raw_ttl), cap)
         scope = " ".join(sorted(parse_scope(params["scope"]))) if "scope" in params else None
+        if signed.scope_ceiling is not None:
+            narrowed = set(signed.scope_ceiling) & (set(scope.split()) if scope else set(signed.scope_ceiling))
+            if not narrowed:
+                raise InvalidScope("beyond the signing key's scope ceiling")
+            scope = " ".join(sorted(narrowed))
         now = ctx.now()
         client_id, secret = random_secret(16), random_secret(32)
         name = f"{parent.client_name[:MAX_NAME - len(SUFFIX)]}{SUFFIX}"  # within the column's 200 characters

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..client_auth import METHODS, public
+from ..client_auth import ALL_METHODS, public
+from ..client_auth.jwt_assertion import SIGNING_ALGS
 from ..context import context
 from ..errors import json_response
 from ..storage import realms as realm_repo
@@ -18,7 +19,11 @@ def document(issuer: str, scopes: list[str]) -> dict:
     Issue 12: the authorization endpoint (RFC 6749 §4.1, ``code`` only), PKCE S256 only (RFC 7636
     §4.2, RFC 8414 ``code_challenge_methods_supported``), RFC 9207 ``iss`` in every authorization
     response, client ID metadata documents (draft-ietf-oauth-client-id-metadata-document
-    ``client_id_metadata_document_supported``), and public clients (``none``)."""
+    ``client_id_metadata_document_supported``), and public clients (``none``).
+
+    Issue 13: RFC 7523 client assertions (``client_secret_jwt``, ``private_key_jwt``) beside the
+    request signatures; ``*_auth_signing_alg_values_supported`` (RFC 8414 §2) names the JWS
+    algorithms of those assertions only (RFC 9421/5849 signatures are HMAC-SHA256 by method)."""
     base = issuer.rstrip("/")
     return {
         "issuer": issuer,
@@ -35,10 +40,11 @@ def document(issuer: str, scopes: list[str]) -> dict:
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
         "client_id_metadata_document_supported": True,
-        "token_endpoint_auth_methods_supported": [*METHODS, public.METHOD],
-        "token_endpoint_auth_signing_alg_values_supported": ["hmac-sha256", "HMAC-SHA256"],
+        "token_endpoint_auth_methods_supported": [*ALL_METHODS, public.METHOD],
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", *METHODS, public.METHOD],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", *ALL_METHODS, public.METHOD],
+        "revocation_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),
         "scopes_supported": scopes,
         "protectserve_revocation_feed": f"{base}/feed",
         "protectserve_grasshopper_endpoint": f"{base}/grasshopper",

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..client_auth import METHODS
+from ..client_auth import ALL_METHODS
 from ..context import context
 
 PATH = "/openapi.json"
@@ -61,15 +61,24 @@ _NON_EMPTY = {"type": "string", "minLength": 1}
 _META_STR = {"type": "string", "maxLength": 2000, "pattern": "^[^\\u0000]*$"}
 
 
-def _variant(properties: dict[str, Any]) -> dict[str, Any]:
-    """One kind of form body: these parameters, all required, and no others."""
-    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+#: RFC 7521 §4.2 / RFC 7523 §2.2 client authentication in the form (docs/protocol.md §5c), and the
+#: ``client_id`` that may repeat the assertion's ``sub``.
+_ASSERTION = {"client_assertion_type": {"const": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+              "client_assertion": {"type": "string", "minLength": 1, "maxLength": 8192}}
+
+
+def _variant(properties: dict[str, Any], *, authenticated: bool = False) -> dict[str, Any]:
+    """One kind of form body: these parameters, all required, and no others (but, for a request
+    the consumer authenticates, the optional client assertion and ``client_id``)."""
+    optional = {**_ASSERTION, "client_id": _NON_EMPTY} if authenticated else {}
+    return {"type": "object", "properties": {**properties, **optional}, "required": list(properties),
+            "additionalProperties": False}
 
 
 def _person_grant(grant_type: str, required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
     """The authorization-code and refresh grants: ``client_id`` (a public client, or repeating the
     signing key's) and the optional parameters beside the required ones."""
-    properties = {"grant_type": {"const": grant_type}, **required, **optional, "client_id": _NON_EMPTY}
+    properties = {"grant_type": {"const": grant_type}, **required, **optional, "client_id": _NON_EMPTY, **_ASSERTION}
     return {"type": "object", "properties": properties, "required": ["grant_type", *required],
             "additionalProperties": False}
 
@@ -84,7 +93,7 @@ def document(issuer: str) -> dict[str, Any]:
     grants = {"type": "array", "items": {"enum": ["client_credentials", "authorization_code", "refresh_token"]},
               "maxItems": 20}
     uris = {"type": "array", "items": _STR, "maxItems": 20}
-    auth_methods = {"enum": ["none", *METHODS]}
+    auth_methods = {"enum": ["none", *ALL_METHODS]}
     registration = {"type": "object", "required": ["client_id", "client_id_issued_at", "client_name",
                                                    "token_endpoint_auth_method", "grant_types"],
                     "properties": {"client_id": _STR, "client_secret": _STR, "client_id_issued_at": {"type": "integer"},
@@ -152,9 +161,10 @@ def document(issuer: str) -> dict[str, Any]:
                                "public client) or IndieAuth revocation",
                     "security": [*signed, {}],
                     "requestBody": {"required": True, "content": {_FORM: {"schema": {"oneOf": [
-                        _variant({"grant_type": {"const": "client_credentials"}, "sph": _NON_EMPTY, "scope": _SCOPE}),
+                        _variant({"grant_type": {"const": "client_credentials"}, "sph": _NON_EMPTY, "scope": _SCOPE},
+                                 authenticated=True),
                         _variant({"grant_type": {"const": "urn:ietf:params:oauth:grant-type:uma-ticket"},
-                                  "ticket": _NON_EMPTY}),
+                                  "ticket": _NON_EMPTY}, authenticated=True),
                         _variant({"grant_type": {"const": "ticket"}, "ticket": _NON_EMPTY}),
                         _person_grant("authorization_code",
                                       {"code": _NON_EMPTY, "redirect_uri": _NON_EMPTY,
@@ -177,11 +187,13 @@ def document(issuer: str) -> dict[str, Any]:
                 "responses": {"200": _json(introspection, "token state"), **_errors(400, 401, 413, 429, 503)}}},
             "/revoke": {"post": {
                 "summary": "RFC 7009 revocation (access and refresh tokens)", "security": [{"sph": []}, *signed, {}],
-                "requestBody": _form({"token": _TOKEN, "token_type_hint": _STR, "client_id": _NON_EMPTY}, ["token"]),
+                "requestBody": _form({"token": _TOKEN, "token_type_hint": _STR, "client_id": _NON_EMPTY, **_ASSERTION},
+                                     ["token"]),
                 "responses": {"200": ok_empty, **_errors(400, 401, 413, 503)}}},
             "/grasshopper": {"post": {
                 "summary": "Grasshopper sub-key (signed with the master cks)", "security": signed,
-                "requestBody": _form({"ttl": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}, "scope": _SCOPE}),
+                "requestBody": _form({"ttl": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}, "scope": _SCOPE,
+                                      "client_id": _NON_EMPTY, **_ASSERTION}),
                 "responses": {"201": _json(sub_key, "sub-key issued"), **_errors(400, 401, 413, 429, 503)}}},
             "/realms/{realm}/scopes": {"get": {
                 "summary": "The realm's scopes, documented (name, title, description, icon_uri)",

@@ -9,6 +9,11 @@ client (``token_endpoint_auth_method: none``) gets no secret: its row keeps a se
 secret, which no signature verifier accepts (:func:`authmanager.client_auth.verify`). §3.2.2: bad
 metadata gets ``invalid_client_metadata`` or ``invalid_redirect_uri`` and nothing is stored. cks
 is kept only sealed under the server key.
+
+RFC 7523 §2.2 methods: ``client_secret_jwt`` gets cks as ``client_secret`` like a signing client;
+``private_key_jwt`` gets no secret, and its ``jwks`` (§2, public keys only, checked before anything
+is written) become ``client_keys`` rows in the consumer's own transaction, echoed back as ``jwks``
+with each key's ``kid``. ``jwks_uri`` is refused (it is never fetched).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ..clients.registration import (
 )
 from ..context import context
 from ..errors import InvalidClientMetadata, json_response
+from ..storage import client_keys as key_repo
 from ..storage import consumers as consumer_repo
 from .forms import read_body
 
@@ -42,7 +48,10 @@ async def handle(request: web.Request) -> web.Response:
         metadata = validate(json.loads(body))
     except (ValueError, RecursionError) as exc:
         raise InvalidClientMetadata("the body is not valid JSON") from exc
+    keys = metadata.get("jwks", {}).get("keys", [])
     consumer, secret = new_consumer(ctx.box, metadata, now=ctx.now())
     async with ctx.sessions.begin() as session:
         await consumer_repo.add(session, consumer)
-    return json_response(registration_response(consumer, secret), status=201)
+        for key in keys:
+            await key_repo.add(session, client_id=consumer.client_id, jwk=key, now=consumer.issued_at)
+    return json_response(registration_response(consumer, secret, keys), status=201)

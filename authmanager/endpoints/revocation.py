@@ -1,8 +1,8 @@
 """RFC 7009 token revocation, for access tokens and refresh tokens.
 
 §2.1: the caller authenticates — as the realm's service provider (HTTP Basic ``sph:sph_secret``,
-for any token of its realm), as a confidential consumer (a signed request, as at the token
-endpoint, for its own tokens), or as a public client by ``client_id`` alone (§2.1: "the
+for any token of its realm), as a confidential consumer (a signed request or an RFC 7523 client
+assertion, as at the token endpoint, for its own tokens), or as a public client by ``client_id`` alone (§2.1: "the
 authorization server first validates the client credentials (in case of a confidential client)";
 a public client has none: :mod:`authmanager.client_auth.public`) — and POSTs ``token``
 form-encoded. A token issued to someone else is refused (``unauthorized_client``) and stays active.
@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
-from ..client_auth import public
+from ..client_auth import jwt_assertion, public
 from ..context import context
-from ..errors import UnauthorizedClient, json_response
+from ..errors import InvalidClient, UnauthorizedClient, json_response
 from ..operations.revocation import revoke_token
 from ..secretbox import digest
 from ..storage import refresh_tokens as refresh_repo
@@ -47,6 +47,8 @@ async def handle(request: web.Request) -> web.Response:
     basic = request.headers.get(hdrs.AUTHORIZATION, "").lower().startswith("basic ")
     view = request_view(request, ctx.settings.endpoint(PATH), body, params)
     client = None
+    if basic and jwt_assertion.carried(params):  # RFC 6749 §2.3: one method per request
+        raise InvalidClient("HTTP Basic and a client assertion at once")
     if not basic and not public.carries_signature(view):
         client = await public.verify(view, lambda client_id: find_client(ctx, client_id))  # may fetch: no lock held
     # A consumer's signed request spends its nonce whatever the answer (unauthorized_client included).

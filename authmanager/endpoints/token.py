@@ -36,12 +36,14 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import hdrs, web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..client_auth import RequestView, VerifiedSignature, public
+from ..client_auth import JWT_METHODS, RequestView, VerifiedSignature, public
+from ..client_auth.jwt_assertion import CLIENT_SECRET_JWT, PRIVATE_KEY_JWT, AssertionClient
 from ..client_auth import verify as verify_signature
 from ..clients import PUBLIC, ClientInfo
 from ..clients.registry import from_registration
@@ -54,7 +56,9 @@ from ..identifiers import is_b64token
 from ..operations.revocation import revoke_token
 from ..runtime.consumer_keys import ConsumerKey
 from ..secretbox import digest
+from ..storage import client_keys as client_key_repo
 from ..storage import consumers as consumer_repo
+from ..storage import key_liveness
 from ..storage import nonces as nonce_repo
 from ..storage import refresh_tokens as refresh_repo
 from ..storage import tokens as token_repo
@@ -78,8 +82,10 @@ def request_view(request: web.Request, url: str, body: bytes, form: dict[str, st
 
 
 async def verify_signed(ctx: Context, view: RequestView) -> tuple[ConsumerKey, VerifiedSignature]:
-    """Verify the request's signature with the consumer's cks (from the per-process key cache).
-    Raises InvalidClient. Says nothing about the key's liveness or the nonce: the caller's
+    """Verify the request's client authentication: a signature or a ``client_secret_jwt``
+    assertion with the consumer's cks (from the per-process key cache), a ``private_key_jwt``
+    assertion with its live registered keys (read from the database). Raises InvalidClient.
+    Says nothing about the consumer's or the key's liveness, nor the nonce: the caller's
     transaction checks and claims those."""
     found: dict[str, ConsumerKey] = {}
 
@@ -87,19 +93,38 @@ async def verify_signed(ctx: Context, view: RequestView) -> tuple[ConsumerKey, V
         key = await ctx.consumer_keys.get(client_id)
         if key is None:
             return None
-        if key.client_metadata.get("token_endpoint_auth_method") == PUBLIC or not key.secret:
-            return None  # a public client has no secret: an HMAC keyed with "" proves nothing
+        if key.client_metadata.get("token_endpoint_auth_method") in (PUBLIC, PRIVATE_KEY_JWT) or not key.secret:
+            return None  # no secret (public), or one it may not sign with: an HMAC proves nothing
         found[client_id] = key
         return key.secret
 
-    signed = await verify_signature(view, lookup_secret, now=ctx.now(), window=ctx.settings.signature_window)
+    async def lookup_assertion(client_id: str) -> AssertionClient | None:
+        key = await ctx.consumer_keys.get(client_id)
+        if key is None or key.public:
+            return None
+        found[client_id] = key
+        if key.client_metadata.get("token_endpoint_auth_method") != PRIVATE_KEY_JWT:
+            return AssertionClient(method=CLIENT_SECRET_JWT, secret=key.secret)
+        async with ctx.sessions() as session:  # checked again in the issuing transaction
+            keys = await client_key_repo.live(session, client_id)
+        return AssertionClient(method=PRIVATE_KEY_JWT, keys=keys)
+
+    settings = ctx.settings
+    signed = await verify_signature(view, lookup_secret, now=ctx.now(), window=settings.signature_window,
+                                    lookup_assertion=lookup_assertion,
+                                    audiences=(settings.issuer, settings.endpoint(PATH), view.url))
     return found[signed.client_id], signed
 
 
 def nonce_expiry(ctx: Context, signed: VerifiedSignature) -> int:
     """A nonce is kept for as long as its request could still pass the freshness checks: while
-    its timestamp is in the window, and never past an RFC 9421 ``expires`` (refused from then on)."""
-    kept = signed.created + ctx.settings.signature_window + 1
+    its timestamp is in the window, and never past an RFC 9421 ``expires`` (refused from then on);
+    an RFC 7523 assertion's ``jti`` while its ``exp`` plus the skew is ahead (RFC 7523 §3 item 7)."""
+    window = ctx.settings.signature_window
+    if signed.method in JWT_METHODS:  # an assertion passes until its exp plus the skew
+        assert signed.expires is not None
+        return signed.expires + window + 1
+    kept = signed.created + window + 1
     return kept if signed.expires is None else min(kept, signed.expires)
 
 
@@ -128,6 +153,9 @@ async def claim_signed(ctx: Context, session: AsyncSession, key: ConsumerKey, si
     consumer = await consumer_repo.get_live(session, key.client_id, now=ctx.now())
     if consumer is None:
         raise InvalidClient("revoked, deleted or expired consumer key")
+    if signed.client_key_id is not None and not await key_liveness.is_live(
+            session, signed.client_key_id, client_id=signed.client_id):
+        raise InvalidClient("the assertion's key is revoked")
     if not await nonce_repo.claim(session, client_id=signed.client_id, nonce=signed.nonce,
                                   expires_at=nonce_expiry(ctx, signed)):
         raise InvalidClient("replayed nonce")
@@ -164,16 +192,18 @@ async def handle(request: web.Request) -> web.Response:
             form = UnsupportedGrantType(f"grant_type must be {client_credentials.GRANT_TYPE}, "
                                         f"{authorization_code.GRANT_TYPE}, {refresh_token.GRANT_TYPE}, "
                                         f"{uma_ticket.GRANT_TYPE} or {ticket.GRANT_TYPE}")
-        issued = await ctx.issuance.issue(key, form, nonce=signed.nonce, nonce_expires_at=nonce_expiry(ctx, signed))
+        issued = await ctx.issuance.issue(key, form, nonce=signed.nonce, nonce_expires_at=nonce_expiry(ctx, signed),
+                                          client_key_id=signed.client_key_id, scope_ceiling=signed.scope_ceiling)
         return json_response(issued.body())
     # Any answer but a failure of the transaction keeps the nonce spent; a pending request
     # (request_submitted) also keeps the poll time it recorded.
+    key, signed = await verify_signed(ctx, view)
     async with signed_transaction(ctx) as session:
-        consumer = await authenticate(ctx, session, view)
+        consumer = await claim_signed(ctx, session, key, signed)
         now, settings = ctx.now(), ctx.settings
         issued = await uma_ticket.poll(session, consumer=consumer, params=params, keyring=ctx.keyring,
                                        issuer=settings.issuer, now=now, default_ttl=settings.token_ttl,
-                                       interval=settings.poll_interval)
+                                       interval=settings.poll_interval, **key_terms(signed))
         await _mark_used(session, consumer, now)
     return json_response(issued.body())
 
@@ -224,18 +254,28 @@ async def _person_grant(ctx: Context, view: RequestView, params: dict[str, str],
             await consumer_repo.mark_used(session, client.client_id, now=now)
         if isinstance(form, OAuthError):
             raise form
-        issued = await _run(session, client, form, ctx, now, lifetimes)
+        issued = await _run(session, client, form, ctx, now, lifetimes,
+                            key_terms(signed_by[1]) if signed_by is not None else {})
     return json_response(issued.body())
 
 
 async def _run(session: AsyncSession, client: ClientInfo, form: authorization_code.Request | refresh_token.Request,
-               ctx: Context, now: int, lifetimes: Lifetimes):  # type: ignore[no-untyped-def]
+               ctx: Context, now: int, lifetimes: Lifetimes, terms: dict[str, Any]):  # type: ignore[no-untyped-def]
     keyring, issuer = ctx.keyring, ctx.settings.issuer
     if isinstance(form, authorization_code.Request):
         return await authorization_code.redeem(session, client=client, request=form, keyring=keyring,
-                                               issuer=issuer, now=now, lifetimes=lifetimes)
+                                               issuer=issuer, now=now, lifetimes=lifetimes, **terms)
     return await refresh_token.refresh(session, client=client, request=form, keyring=keyring, issuer=issuer,
-                                       now=now, lifetimes=lifetimes)
+                                       now=now, lifetimes=lifetimes, **terms)
+
+
+def key_terms(signed: VerifiedSignature) -> dict[str, Any]:
+    """What a ``private_key_jwt`` key adds to issuance: the key the token names
+    (``access_tokens.client_key_id``) and its scope ceiling, which the token never exceeds."""
+    if signed.client_key_id is None:
+        return {}
+    ceiling = frozenset(signed.scope_ceiling) if signed.scope_ceiling is not None else None
+    return {"client_key_id": signed.client_key_id, "ceiling": ceiling}
 
 
 async def _mark_used(session: AsyncSession, consumer: Consumer, now: int) -> None:

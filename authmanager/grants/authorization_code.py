@@ -25,7 +25,9 @@ public one (:mod:`authmanager.client_auth.public`) by ``client_id`` alone. Then:
   (``invalid_grant``, §4.1.3 "ensure that the authorization code was issued to the authenticated
   confidential client, or ... public client"), the exact ``redirect_uri`` (``invalid_grant``),
   PKCE S256 (``BASE64URL(SHA256(verifier)) == challenge``, constant time; ``invalid_grant``,
-  RFC 7636 §4.6) and, if sent, ``resource`` equal to the code's (``invalid_target``, RFC 8707 §2).
+  RFC 7636 §4.6) and, if sent, a ``resource`` the grant was for (``invalid_target``, RFC 8707
+  §2.2): the code's own (normalised), or one that names the code's realm by the matching rule
+  of :mod:`authmanager.operations.targets`.
 * **Scope**: absent, the code's scopes; present, a subset of them (``invalid_scope`` otherwise)
   narrows the access token, while the refresh token keeps the whole grant (RFC 6749 §6 lets a
   later refresh ask for any of it). Scopes the realm no longer has are dropped.
@@ -48,6 +50,7 @@ from ..clients import ClientInfo
 from ..errors import InvalidGrant, InvalidRequest, InvalidTarget, UnauthorizedClient
 from ..operations import consents
 from ..operations.revocation import revoke_token
+from ..operations.targets import require_within, target_key
 from ..runtime.keyring import KeyRing
 from ..secretbox import digest
 from ..storage import codes as code_repo
@@ -83,8 +86,11 @@ def parse(params: Mapping[str, str]) -> Request:
     verifier = params["code_verifier"]
     if _VERIFIER.fullmatch(verifier) is None:
         raise InvalidRequest("code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)")
+    resource = params.get("resource")
+    if resource is not None:
+        target_key(resource)  # malformed: invalid_target (RFC 8707 §2), the code untouched
     return Request(code=params["code"], redirect_uri=params["redirect_uri"], code_verifier=verifier,
-                   resource=params.get("resource"), scope=params.get("scope"))
+                   resource=resource, scope=params.get("scope"))
 
 
 def s256(verifier: str) -> str:
@@ -101,7 +107,8 @@ def allowed(client: ClientInfo) -> bool:
 
 
 async def redeem(session: AsyncSession, *, client: ClientInfo, request: Request, keyring: KeyRing, issuer: str,
-                 now: int, lifetimes: Lifetimes) -> PersonTokens:
+                 now: int, lifetimes: Lifetimes, client_key_id: int | None = None,
+                 ceiling: frozenset[str] | None = None) -> PersonTokens:
     if not allowed(client):
         raise UnauthorizedClient(f"the client is not registered for the {GRANT_TYPE} grant")
     if len(request.code) > MAX_CODE:
@@ -126,8 +133,7 @@ async def redeem(session: AsyncSession, *, client: ClientInfo, request: Request,
         raise InvalidGrant("redirect_uri is not the one the code was issued for")
     if not pkce_matches(request.code_verifier, code.code_challenge):
         raise InvalidGrant("code_verifier does not match the code_challenge")
-    if request.resource is not None and request.resource != code.resource:
-        raise InvalidTarget("resource is not the one the code was issued for")
+    await require_within(session, request.resource, realm_id=code.realm_id, granted=code.resource)
     realm = await realm_repo.by_id(session, code.realm_id)
     if realm is None:
         raise InvalidGrant(_REFUSED)
@@ -140,7 +146,8 @@ async def redeem(session: AsyncSession, *, client: ClientInfo, request: Request,
                       realm_name=realm.name, audience=realm.resource, resource=code.resource)
     issued = await person_tokens.issue(session, binding=binding, access_scopes=access, refresh_scopes=granted,
                                        family_id=None, absolute_expires_at=None, keyring=keyring, issuer=issuer,
-                                       now=now, lifetimes=lifetimes, grant=GRANT_TYPE)
+                                       now=now, lifetimes=lifetimes, grant=GRANT_TYPE, client_key_id=client_key_id,
+                                       ceiling=ceiling)
     token = await session.get(AccessToken, issued.claims["jti"])
     assert token is not None and token.family_id is not None
     await code_repo.record_issued(session, code.id, token_jti=token.jti, family_id=token.family_id)

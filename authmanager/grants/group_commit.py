@@ -15,17 +15,22 @@ inside the batch's transaction, so each decision is exactly what one transaction
 would have decided. Per request, the outcomes are those of RFC 6749 §5 and UMA 2.0 Grant §3.3.6:
 
 * a dead consumer key → ``invalid_client``, nothing stored (a revoked, deleted or expired key
-  never comes back, so its request can never succeed later either);
+  never comes back, so its request can never succeed later either); so is a ``private_key_jwt``
+  request whose registered key is revoked (its row read ``FOR SHARE`` in the batch too,
+  :mod:`authmanager.storage.key_liveness`);
 * otherwise the nonce is spent first, whatever the answer below: one atomic ``INSERT … ON
   CONFLICT DO NOTHING`` for the whole batch. A nonce already used (in this batch, an earlier
   one, or by another AM process) → ``invalid_client``, nothing else stored. So a captured
   request, however it was answered, can never be replayed for a different answer;
 * a form refused before it was queued (no ``sph``, a malformed one, a bad ``scope``, an
   unsupported ``grant_type``) → that error;
-* an unknown ``sph`` → ``invalid_request``; a scope the realm lacks → ``invalid_scope``;
+* an unknown ``sph`` → ``invalid_request``; a ``resource`` no realm covers, or one naming
+  another realm than the ``sph`` beside it → ``invalid_target`` (RFC 8707 §2); a scope the
+  realm lacks → ``invalid_scope``;
 * denied by policy → ``request_denied`` (the decision is audited);
 * some scope to be put to the owner → the request is recorded, ``request_submitted`` with a ticket;
-* permitted → a token, persisted by its digest, with the ``token.issue`` audit row.
+* permitted → a token, persisted by its digest (with the signing key's ``client_key_id``, and
+  never beyond that key's scope ceiling), with the ``token.issue`` audit row.
 
 The keys' and saved grants' rows are read ``FOR SHARE`` (:mod:`authmanager.storage.issuance`),
 so a revocation either precedes the batch or waits for it and then revokes what it issued.
@@ -51,7 +56,6 @@ from sqlalchemy import Connection
 from .. import audit
 from ..errors import (
     InvalidClient,
-    InvalidRequest,
     OAuthError,
     RequestDenied,
     RequestSubmitted,
@@ -62,6 +66,7 @@ from ..runtime.consumer_keys import ConsumerKey
 from ..runtime.keyring import KeyRing
 from ..runtime.known_tokens import KnownTokens
 from ..storage import issuance as store
+from ..storage import key_liveness
 from ..storage.db import UNAVAILABLE
 from ..storage.transact import Transactor
 from . import client_credentials
@@ -96,6 +101,10 @@ class Pending:
     request: client_credentials.Request | OAuthError
     nonce: str
     nonce_expires_at: int
+    #: A ``private_key_jwt`` request's key (``client_keys.id``, its liveness read in the batch) and
+    #: its scope ceiling (None: the key follows its consumer).
+    client_key_id: int | None = None
+    scope_ceiling: frozenset[str] | None = None
     future: asyncio.Future[TokenResponse] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def settle(self, result: TokenResponse | BaseException) -> None:
@@ -136,13 +145,16 @@ class IssuanceQueue:
             self._queue.get_nowait().settle(TemporarilyUnavailable("the AM is shutting down"))
 
     async def issue(self, key: ConsumerKey, request: client_credentials.Request | OAuthError, *, nonce: str,
-                    nonce_expires_at: int) -> TokenResponse:
+                    nonce_expires_at: int, client_key_id: int | None = None,
+                    scope_ceiling: tuple[str, ...] | None = None) -> TokenResponse:
         """Queue a request whose signature was verified; the token, or the request's OAuthError.
         ``request`` may be the OAuthError its form already got: it is raised once the nonce is
         spent (or ``invalid_client`` if it already was)."""
         if self._task is None or self._task.done():
             raise TemporarilyUnavailable("the AM is not issuing tokens")
-        pending = Pending(key=key, request=request, nonce=nonce, nonce_expires_at=nonce_expires_at)
+        pending = Pending(key=key, request=request, nonce=nonce, nonce_expires_at=nonce_expires_at,
+                          client_key_id=client_key_id,
+                          scope_ceiling=frozenset(scope_ceiling) if scope_ceiling is not None else None)
         self._queue.put_nowait(pending)
         return await pending.future
 
@@ -209,10 +221,14 @@ class IssuanceQueue:
         and the rows of the tokens issued."""
         terms = self._terms
         keys = {item.key.client_id for item in batch} | {item.key.parent_id for item in batch if item.key.parent_id}
-        sphs = {item.request.sph for item in batch if isinstance(item.request, client_credentials.Request)}
-        reads = store.read(conn, sphs=sphs, client_ids=keys)
+        forms = [item.request for item in batch if isinstance(item.request, client_credentials.Request)]
+        reads = store.read(conn, sphs={form.sph for form in forms if form.sph is not None}, client_ids=keys,
+                           resource_keys={key for form in forms for key in form.candidates})
         results: dict[Pending, TokenResponse | OAuthError] = {}
-        live = {item for item in batch if _live(item.key, reads, now)}
+        live_keys = key_liveness.live_ids(conn, {item.client_key_id for item in batch
+                                                 if item.client_key_id is not None})
+        live = {item for item in batch if _live(item.key, reads, now)
+                and (item.client_key_id is None or item.client_key_id in live_keys)}
         won = store.claim_nonces(conn, _distinct_nonces(live))  # every live key's request spends its nonce
         tokens, requests, used = [], [], set()
         audit_rows: list[dict[str, Any]] = []
@@ -253,7 +269,7 @@ class IssuanceQueue:
                                                       "ask": sorted(decision.ask)}))
                 continue
             issued, row = mint(consumer=item.key, realm=realm, decision=decision, keyring=keyring,
-                               issuer=terms.issuer, now=now)
+                               issuer=terms.issuer, now=now, client_key_id=item.client_key_id)
             tokens.append(row)
             results[item] = issued
             audit_rows.append(audit.entry(action="token.issue", actor=actor, at=now, realm_id=realm.id,
@@ -268,18 +284,17 @@ class IssuanceQueue:
     def _judge(self, item: Pending, request: client_credentials.Request, reads: store.BatchReads, now: int,
                memo: dict[tuple[Any, ...], Any]) -> tuple[Any, Any]:
         key = item.key
-        realm = reads.realms.get(request.sph)
-        if realm is None:
-            raise InvalidRequest("unknown sph")
+        realm = client_credentials.realm_of(request, by_sph=reads.realms, by_key=reads.by_key)
         # The evaluation is a pure function of these: requests alike in them are decided once per batch.
         master = policy_client(key)
-        facts = (realm.id, master, request.scopes, key.parent_id is not None, key.client_metadata.get("scope"))
+        facts = (realm.id, master, request.scopes, key.parent_id is not None, key.client_metadata.get("scope"),
+                 item.scope_ceiling)
         decision = memo.get(facts)
         if decision is None:
             decision = memo[facts] = client_credentials.judge(
                 consumer=key, realm=realm, realm_scopes=reads.scopes.get(realm.id, ()),
                 policies=reads.policies.get(realm.id, ()), saved=reads.grants.get((realm.id, master)),
-                requested=request.scopes, now=now, default_ttl=self._terms.default_ttl)
+                requested=request.scopes, now=now, default_ttl=self._terms.default_ttl, ceiling=item.scope_ceiling)
         return realm, decision
 
 

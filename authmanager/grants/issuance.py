@@ -86,10 +86,19 @@ def within_subkey_limits(consumer: ConsumerLike, realm: RealmLike, requested: fr
     return requested & frozenset(limit.split()) if limit else requested
 
 
+def within_ceiling(requested: frozenset[str], ceiling: frozenset[str] | None) -> frozenset[str]:
+    """A request signed by a registered key with a scope ceiling (OAuth3 issuer step 4: "The key
+    will not be allowed to use a scope beyond that which it has been assigned, regardless of the
+    scopes identified in a token itself") is decided for the requested scopes within the ceiling
+    only; None (a key without a ceiling, or no key) follows the consumer."""
+    return requested if ceiling is None else requested & ceiling
+
+
 def mint(*, consumer: ConsumerLike, realm: RealmLike, decision: Decision, keyring: KeyRing, issuer: str,
-         now: int) -> tuple[TokenResponse, dict[str, Any]]:
+         now: int, client_key_id: int | None = None) -> tuple[TokenResponse, dict[str, Any]]:
     """Sign a token for ``decision.granted`` and return it with the row to persist (its digest,
-    never its value). A sub-key's tokens never outlive it and name its master (``parent_client_id``)."""
+    never its value). A sub-key's tokens never outlive it and name its master (``parent_client_id``);
+    a token obtained with a registered key's assertion names the key (``client_key_id``)."""
     ttl = decision.ttl
     extra = None
     if consumer.parent_id is not None and consumer.expires_at is not None:
@@ -103,13 +112,15 @@ def mint(*, consumer: ConsumerLike, realm: RealmLike, decision: Decision, keyrin
     )
     value = keyring.sign(claims, now=now)
     row = {"jti": claims["jti"], "token_hash": digest(value), "client_id": client_id, "realm_id": realm.id,
-           "scope": scope, "issued_at": now, "expires_at": claims["exp"]}
+           "scope": scope, "issued_at": now, "expires_at": claims["exp"], "client_key_id": client_key_id}
     return TokenResponse(access_token=value, expires_in=ttl, scope=scope, claims=claims), row
 
 
 async def mint_for_consumer(session: AsyncSession, *, consumer: ConsumerLike, realm: RealmLike,
-                            decision: Decision, keyring: KeyRing, issuer: str, now: int) -> TokenResponse:
+                            decision: Decision, keyring: KeyRing, issuer: str, now: int,
+                            client_key_id: int | None = None) -> TokenResponse:
     """:func:`mint`, persisted in the caller's session."""
-    issued, row = mint(consumer=consumer, realm=realm, decision=decision, keyring=keyring, issuer=issuer, now=now)
+    issued, row = mint(consumer=consumer, realm=realm, decision=decision, keyring=keyring, issuer=issuer, now=now,
+                       client_key_id=client_key_id)
     await token_repo.add(session, AccessToken(**row))
     return issued

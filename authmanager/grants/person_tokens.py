@@ -63,10 +63,20 @@ class Binding:
 
 async def issue(session: AsyncSession, *, binding: Binding, access_scopes: frozenset[str],
                 refresh_scopes: frozenset[str], family_id: str | None, absolute_expires_at: int | None,
-                keyring: KeyRing, issuer: str, now: int, lifetimes: Lifetimes, grant: str) -> PersonTokens:
+                keyring: KeyRing, issuer: str, now: int, lifetimes: Lifetimes, grant: str,
+                client_key_id: int | None = None, ceiling: frozenset[str] | None = None) -> PersonTokens:
     """Mint and store an access token and a refresh token. ``family_id`` None starts a family
     (an authorization-code grant), whose absolute end is ``now + refresh_absolute``; a rotation
-    passes the family's id and end. The refresh token's idle end never passes the absolute one."""
+    passes the family's id and end. The refresh token's idle end never passes the absolute one.
+
+    A confidential client authenticated by a registered key (``client_key_id``) gets an access
+    token that names the key and never carries a scope beyond the key's ``ceiling``
+    (``invalid_scope`` when nothing is left); the refresh token keeps the grant's scopes, bound
+    to the client, not to the key."""
+    if ceiling is not None:
+        access_scopes = access_scopes & ceiling
+        if not access_scopes:
+            raise InvalidScope("the signing key's scope ceiling allows none of the granted scopes")
     if family_id is None:
         family_id = random_secret(16)
         absolute_expires_at = now + lifetimes.refresh_absolute
@@ -79,7 +89,8 @@ async def issue(session: AsyncSession, *, binding: Binding, access_scopes: froze
     value = keyring.sign(claims, now=now)
     await token_repo.add(session, AccessToken(
         jti=claims["jti"], token_hash=digest(value), client_id=binding.client_id, realm_id=binding.realm_id,
-        scope=scope, issued_at=now, expires_at=claims["exp"], account_id=binding.account_id, family_id=family_id))
+        scope=scope, issued_at=now, expires_at=claims["exp"], account_id=binding.account_id, family_id=family_id,
+        client_key_id=client_key_id))
     refresh = random_secret(32)
     await refresh_repo.add(session, RefreshToken(
         token_hash=digest(refresh), family_id=family_id, client_id=binding.client_id,

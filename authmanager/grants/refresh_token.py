@@ -2,6 +2,10 @@
 persistent token, rotated on every use. No aiohttp here; runs in the token endpoint's
 transaction, committed on an OAuth error too (a reuse's revocation is kept).
 
+* ``resource`` (RFC 8707 §2.2), if sent, must be one the grant was for: the family's own
+  resource (normalised) or one naming the family's realm by the rule of
+  :mod:`authmanager.operations.targets` — else ``invalid_target``, checked before the token is
+  claimed, so the refused request rotates nothing.
 * ``refresh_token`` is required (``invalid_request``); ``scope`` optional, a subset of the
   family's scopes (``invalid_scope`` otherwise, §6: "MUST NOT include any scope not originally
   granted"); the new refresh token keeps the family's scopes (§6: "identical").
@@ -38,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..clients import ClientInfo
 from ..errors import InvalidGrant, InvalidRequest, UnauthorizedClient
 from ..operations import consents
+from ..operations.targets import require_within, target_key
 from ..runtime.keyring import KeyRing
 from ..secretbox import digest
 from ..storage import realms as realm_repo
@@ -57,13 +62,19 @@ log = logging.getLogger("authmanager.refresh_token")
 class Request:
     refresh_token: str
     scope: str | None
+    resource: str | None = None
 
 
 def parse(params: Mapping[str, str]) -> Request:
+    """§6's parameters; a malformed ``resource`` is ``invalid_target`` (RFC 8707 §2) before
+    anything is touched."""
     value = params.get("refresh_token")
     if not value:
         raise InvalidRequest("refresh_token is required")
-    return Request(refresh_token=value, scope=params.get("scope"))
+    resource = params.get("resource")
+    if resource is not None:
+        target_key(resource)
+    return Request(refresh_token=value, scope=params.get("scope"), resource=resource)
 
 
 def allowed(client: ClientInfo) -> bool:
@@ -73,7 +84,8 @@ def allowed(client: ClientInfo) -> bool:
 
 
 async def refresh(session: AsyncSession, *, client: ClientInfo, request: Request, keyring: KeyRing, issuer: str,
-                  now: int, lifetimes: Lifetimes) -> PersonTokens:
+                  now: int, lifetimes: Lifetimes, client_key_id: int | None = None,
+                  ceiling: frozenset[str] | None = None) -> PersonTokens:
     if not allowed(client):
         raise UnauthorizedClient(f"the client is not registered for the {GRANT_TYPE} grant")
     if len(request.refresh_token) > MAX_REFRESH:
@@ -87,6 +99,8 @@ async def refresh(session: AsyncSession, *, client: ClientInfo, request: Request
     requested = narrowed(request.scope, frozenset(row.scopes))
     if not await consents.given(session, client_id=row.client_id, account_id=row.account_id, realm_id=row.realm_id):
         raise InvalidGrant(_REFUSED)
+    # Before the claim: a refused resource leaves the refresh token unused (no false reuse).
+    await require_within(session, request.resource, realm_id=row.realm_id, granted=row.resource)
     if not await refresh_repo.claim(session, token_hash, now=now):
         # Read again: a concurrent rotation that won has committed by now (SQLite serialises
         # writers; PostgreSQL's UPDATE waited for its row lock), and the row above may be stale.
@@ -111,4 +125,5 @@ async def refresh(session: AsyncSession, *, client: ClientInfo, request: Request
     return await person_tokens.issue(session, binding=binding, access_scopes=access,
                                      refresh_scopes=frozenset(row.scopes), family_id=row.family_id,
                                      absolute_expires_at=row.absolute_expires_at, keyring=keyring, issuer=issuer,
-                                     now=now, lifetimes=lifetimes, grant=GRANT_TYPE)
+                                     now=now, lifetimes=lifetimes, grant=GRANT_TYPE, client_key_id=client_key_id,
+                                     ceiling=ceiling)

@@ -6,6 +6,8 @@ docs/protocol.md §12). No aiohttp here.
 
 * RFC 6749 §5.1 success: a token for the ticket's realm and scopes, ``sub`` = ``client_id`` =
   the subject URL (RFC 9068 §2.2), lifetime the AM default capped by the share's ``max_ttl``.
+* RFC 8707 §2.2 ``invalid_target`` for a ``resource`` that is malformed or does not name the
+  ticket's realm (checked before the ticket is spent).
 * RFC 6749 §5.2 ``invalid_grant`` for an unknown, expired or already used ticket. A second
   redemption also revokes the token the first one bought (as RFC 6749 §4.1.2 asks for a reused
   authorization code); the revocation is committed, then the error is raised.
@@ -28,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .. import audit
 from ..errors import InvalidGrant, InvalidRequest, RequestDenied
 from ..operations.revocation import revoke_token
+from ..operations.targets import require_within, target_key
 from ..policy import Requester, SavedDecision
 from ..runtime.keyring import KeyRing
 from ..secretbox import digest
@@ -58,13 +61,19 @@ async def redeem(
     now: int,
     default_ttl: int,
 ) -> TokenResponse:
-    value = params.get("ticket")
+    value, resource = params.get("ticket"), params.get("resource")
     if not value:
         raise InvalidRequest("ticket is required")
+    if resource is not None:
+        target_key(resource)  # malformed: invalid_target (RFC 8707 §2)
     if len(value) > MAX_TICKET:
         raise InvalidGrant(_REFUSED)
     ticket_hash = digest(value)
     async with sessions.begin() as session:
+        if resource is not None:  # before the claim: a refused resource spends nothing
+            unspent = await share_repo.by_hash(session, ticket_hash)
+            if unspent is not None:
+                await require_within(session, resource, realm_id=unspent.realm_id)
         if await share_repo.claim(session, ticket_hash, now=now):
             ticket = await share_repo.by_hash(session, ticket_hash)
             assert ticket is not None

@@ -3,7 +3,8 @@
 Everything here runs on one synchronous ``Connection`` inside the batch's transaction (see
 :mod:`.transact` for how that reaches either database), as a handful of
 set-based statements whatever the batch size: five reads (realms by ``sph``, their scopes, their
-policies, the consumer keys' liveness, the saved grants) and up to four writes (nonces, access
+policies, the consumer keys' liveness, the saved grants; a sixth, realms by resource key, when
+some request names its realm by an RFC 8707 ``resource``) and up to four writes (nonces, access
 requests, tokens, consumers' ``last_used_at``; the audit rows are :mod:`authmanager.audit`'s).
 Rows come back as SQLAlchemy ``Row`` objects, whose attributes carry the models' column names.
 
@@ -36,6 +37,7 @@ class BatchReads:
     """The state a batch of decisions is made against, read inside the batch's transaction."""
 
     realms: dict[str, Row[Any]] = field(default_factory=dict)            # by sph
+    by_key: dict[str, Row[Any]] = field(default_factory=dict)            # by resource_key (RFC 8707)
     scopes: dict[int, set[str]] = field(default_factory=dict)            # realm id -> scope names
     policies: dict[int, list[Row[Any]]] = field(default_factory=dict)    # realm id -> in order
     consumers: dict[str, Row[Any]] = field(default_factory=dict)         # by client_id
@@ -48,6 +50,9 @@ def _any_of(column: Any, name: str) -> Any:
 
 # Built once: constructing a statement costs more than executing it from the compiled cache.
 _REALMS = select(Realm.__table__).where(_any_of(Realm.sph, "sphs"))
+_REALMS_BY_KEY = select(Realm.__table__).where(_any_of(Realm.resource_key, "keys"))
+#: Resource keys per ``IN`` list: well inside SQLite's and asyncpg's bound-parameter limits.
+KEYS_PER_QUERY = 4096
 _SCOPES = select(RealmScope.realm_id, RealmScope.name).where(_any_of(RealmScope.realm_id, "realm_ids"))
 _POLICIES = (select(Policy.__table__).where(_any_of(Policy.realm_id, "realm_ids"))
              .order_by(Policy.realm_id, Policy.position))
@@ -64,13 +69,21 @@ _ADD_REQUESTS = insert(AccessRequest.__table__)
 _MARK_USED = mark_used_statement(_any_of(Consumer.client_id, "client_ids"))
 
 
-def read(conn: Connection, *, sphs: Collection[str], client_ids: Collection[str]) -> BatchReads:
-    """Read the realms named by ``sphs`` with their scopes and policies, and for ``client_ids``
-    (keys and their masters) their liveness and their live saved grants in those realms."""
+def read(conn: Connection, *, sphs: Collection[str], client_ids: Collection[str],
+         resource_keys: Collection[str] = ()) -> BatchReads:
+    """Read the realms named by ``sphs`` or whose resource key is among ``resource_keys`` (the
+    candidates of RFC 8707 ``resource`` indicators, :mod:`authmanager.operations.targets`), with
+    their scopes and policies, and for ``client_ids`` (keys and their masters) their liveness and
+    their live saved grants in those realms."""
     out = BatchReads()
     clients = {"client_ids": list(client_ids)}
     for row in conn.execute(_REALMS, {"sphs": list(sphs)}):
         out.realms[row.sph] = row
+    keys = sorted(resource_keys)
+    for start in range(0, len(keys), KEYS_PER_QUERY):  # one query unless the batch is huge
+        for row in conn.execute(_REALMS_BY_KEY, {"keys": keys[start:start + KEYS_PER_QUERY]}):
+            out.by_key[row.resource_key] = row
+            out.realms[row.sph] = row
     for row in conn.execute(_CONSUMERS, clients):
         out.consumers[row.client_id] = row
     if not out.realms:

@@ -5,6 +5,8 @@ A name or ``sph`` outside its character set (:mod:`authmanager.identifiers`) nam
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +32,14 @@ async def scope(session: AsyncSession, realm_id: int, name: str) -> RealmScope |
 
 async def by_resource_key(session: AsyncSession, key: str) -> Realm | None:
     return await session.scalar(select(Realm).where(Realm.resource_key == key))
+
+
+async def by_resource_keys(session: AsyncSession, keys: Iterable[str]) -> list[Realm]:
+    """The realms whose normalised resource is one of ``keys``: one query on the unique index."""
+    wanted = list(keys)
+    if not wanted:
+        return []
+    return list((await session.scalars(select(Realm).where(Realm.resource_key.in_(wanted)))).all())
 
 
 async def by_id(session: AsyncSession, realm_id: int) -> Realm | None:
